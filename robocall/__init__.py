@@ -1,0 +1,1 @@
+"""robocall: telephony and SMS contact tracing for district health centres."""

@@ -1,0 +1,1 @@
+"""Jurisdictions: province → district → commune (districts optional)."""

@@ -1,0 +1,1 @@
+"""FastAPI app: web UI, JSON API and provider webhooks."""

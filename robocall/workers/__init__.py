@@ -1,0 +1,1 @@
+"""rq queues and the worker and scheduler processes."""

@@ -1,0 +1,97 @@
+"""Starting and stopping robocall's long-running processes cleanly."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+from typing import Any
+
+from rq import SimpleWorker
+from rq.timeouts import TimerDeathPenalty
+
+from robocall.config import get_settings
+from robocall.kit.masking import configure_logging
+from robocall.schema import ensure_schema
+from robocall.workers.connection import get_redis
+from robocall.workers.health import start_health_server
+from robocall.workers.queues import QUEUE_NAMES, get_queue
+from robocall.workers.scheduler import Scheduler
+
+log = logging.getLogger(__name__)
+
+
+def bootstrap() -> None:
+    """Logging, schema (migrated or refused), Redis reachable: before any process runs."""
+    configure_logging(get_settings().log_level)
+    ensure_schema()
+    get_redis().ping()
+
+
+@contextmanager
+def stop_on_signals(stop: threading.Event) -> Iterator[None]:
+    """Ctrl-C or SIGTERM sets `stop`; a second one exits at once."""
+
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        if stop.is_set():
+            raise SystemExit(130)
+        log.info("stopping (%s)", signal.Signals(signum).name)
+        stop.set()
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
+class ThreadWorker(SimpleWorker):
+    """An rq worker that can run in a thread (demo, `campaign run`): no signal handlers."""
+
+    death_penalty_class = TimerDeathPenalty
+
+    def _install_signal_handlers(self) -> None:
+        return
+
+
+def make_worker(queues: list[str] | None = None, *, threaded: bool = False) -> SimpleWorker:
+    names = queues or list(QUEUE_NAMES)
+    worker_class = ThreadWorker if threaded else SimpleWorker
+    return worker_class([get_queue(n) for n in names], connection=get_redis())
+
+
+def run_worker(queues: list[str] | None, health_port: int | None, burst: bool = False) -> None:
+    """Work on the queues until Ctrl-C/SIGTERM (rq's warm shutdown)."""
+    bootstrap()
+    if health_port:
+        start_health_server(health_port, "worker")
+    worker = make_worker(queues)
+    worker.work(burst=burst, logging_level=get_settings().log_level)
+
+
+def run_scheduler(health_port: int | None, stop: threading.Event | None = None) -> None:
+    """Run periodic jobs while this scheduler holds the leader lease."""
+    bootstrap()
+    stop = stop or threading.Event()
+    if health_port:
+        start_health_server(health_port, "scheduler")
+    with stop_on_signals(stop):
+        Scheduler(get_redis(), stop).run()
+    log.info("scheduler stopped")
+
+
+def run_serve(host: str, port: int, workers: int, reload: bool = False) -> None:
+    """Serve the web app with uvicorn (which handles Ctrl-C/SIGTERM itself)."""
+    import uvicorn
+
+    bootstrap()
+    options: dict[str, Any] = {"host": host, "port": port, "timeout_graceful_shutdown": 3}
+    if workers > 1:
+        options["workers"] = workers
+    uvicorn.run(
+        "robocall.web.app:create_app", factory=True, log_level="info", reload=reload, **options
+    )

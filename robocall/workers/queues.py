@@ -1,0 +1,60 @@
+"""rq queues, and enqueueing jobs only after the commit that created their rows."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from rq import Queue
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from robocall.workers.connection import get_redis
+
+# Highest priority first: a worker listening on all of them serves calls before exports.
+QUEUE_NAMES = ("calls", "sms", "default", "imports", "exports")
+
+
+def get_queue(name: str = "default") -> Queue:
+    if name not in QUEUE_NAMES:
+        raise ValueError(f"unknown queue {name!r}")
+    return Queue(name, connection=get_redis())
+
+
+@dataclass
+class PendingJob:
+    queue: str
+    func: Callable[..., Any]
+    args: tuple[Any, ...] = ()
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+_PENDING = "robocall_pending_jobs"
+
+
+def enqueue_after_commit(
+    db_session: Session,
+    func: Callable[..., Any],
+    *args: Any,
+    queue: str = "default",
+    rq_options: dict[str, Any] | None = None,
+    **kwargs: Any,
+) -> None:
+    """Send a job to rq once `db_session` commits; drop it if the session rolls back."""
+    pending: list[PendingJob] = db_session.info.setdefault(_PENDING, [])
+    pending.append(PendingJob(queue, func, args, kwargs, rq_options or {}))
+
+
+@event.listens_for(Session, "after_commit")
+def _send_pending(db_session: Session) -> None:
+    pending: list[PendingJob] = db_session.info.pop(_PENDING, [])
+    for job in pending:
+        get_queue(job.queue).enqueue(job.func, *job.args, **job.kwargs, **job.options)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_pending(db_session: Session, previous_transaction: Any) -> None:
+    if previous_transaction.parent is None:
+        db_session.info.pop(_PENDING, None)
