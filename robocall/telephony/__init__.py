@@ -1,0 +1,1 @@
+"""The telephony provider layer. Only this package imports `twilio`."""

@@ -1,0 +1,27 @@
+"""Twilio request signatures (X-Twilio-Signature), for webhooks and for the simulator."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from twilio.request_validator import RequestValidator
+
+
+def public_url_for(public_url: str, path: str, query: str = "") -> str:
+    """The URL the provider called, rebuilt from the configured public address."""
+    url = public_url.rstrip("/") + path
+    return f"{url}?{query}" if query else url
+
+
+def compute_signature(auth_token: str, url: str, params: Mapping[str, str]) -> str:
+    """The X-Twilio-Signature Twilio would send for a POST of `params` to `url`."""
+    return str(RequestValidator(auth_token).compute_signature(url, dict(params)))
+
+
+def is_valid_signature(
+    auth_token: str, url: str, params: Mapping[str, str], signature: str | None
+) -> bool:
+    """Whether `signature` is Twilio's for this URL and form."""
+    if not signature:
+        return False
+    return bool(RequestValidator(auth_token).validate(url, dict(params), signature))
