@@ -17,7 +17,11 @@ class Settings(BaseSettings):
     """The effective configuration of one robocall process."""
 
     model_config = SettingsConfigDict(
-        env_prefix="ROBOCALL_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+        env_prefix="ROBOCALL_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        env_ignore_empty=True,
+        extra="ignore",
     )
 
     # Where state lives. Unset DATABASE_URL: a SQLite file under VAR_DIR.

@@ -76,14 +76,23 @@ def redis_url() -> Iterator[str]:
 
 def _empty_tables(eng: Engine) -> None:
     tables = [t for t in reversed(db.Base.metadata.sorted_tables)]
-    with eng.begin() as conn:
-        if eng.dialect.name == "postgresql":
+    if eng.dialect.name == "postgresql":
+        with eng.begin() as conn:
             names = ", ".join(f'"{t.name}"' for t in tables)
-            if names:
-                conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-        else:
-            for table in tables:
-                conn.execute(table.delete())
+            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        return
+    # SQLite: self-referencing rows (unit parents) delete in any order with checks off.
+    raw = eng.raw_connection()
+    try:
+        cursor = raw.cursor()
+        cursor.execute("PRAGMA foreign_keys=OFF")
+        cursor.execute("BEGIN IMMEDIATE")
+        for table in tables:
+            cursor.execute(f'DELETE FROM "{table.name}"')
+        cursor.execute("COMMIT")
+        cursor.execute("PRAGMA foreign_keys=ON")
+    finally:
+        raw.close()
 
 
 @pytest.fixture(autouse=True)
