@@ -50,9 +50,10 @@ def stop_and_check(process: subprocess.Popen[str], sig: signal.Signals) -> str:
     out, err = process.communicate(timeout=10)
     elapsed = time.monotonic() - started
     assert elapsed < 5, f"took {elapsed:.1f} s to stop"
-    assert "Traceback" not in err + out, err
-    assert process.returncode in (0, 130, -sig), (process.returncode, err)
-    return err
+    printed = (out or "") + (err or "")
+    assert "Traceback" not in printed, printed
+    assert process.returncode in (0, 130, -sig), (process.returncode, printed)
+    return printed
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
@@ -73,33 +74,53 @@ def test_process_is_healthy_then_stops_within_5_seconds(command, sig, subprocess
             stop_and_check(process, sig)
 
 
-def test_only_one_scheduler_ticks_and_the_standby_takes_over(subprocess_env):
-    subprocess_env = dict(subprocess_env, ROBOCALL_LOG_LEVEL="INFO")
+def wait_for_line(path, text: str, process: subprocess.Popen[str], seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        assert process.poll() is None, path.read_text()
+        if text in path.read_text():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"{text!r} never appeared: {path.read_text()}")
+
+
+def test_only_one_scheduler_ticks_and_the_standby_takes_over(subprocess_env, tmp_path):
+    env = dict(subprocess_env, ROBOCALL_LOG_LEVEL="INFO")
     client = get_redis()
-    first = start(["scheduler"], subprocess_env)
+    logs = {name: tmp_path / f"{name}.log" for name in ("first", "second")}
+    processes = {}
     try:
-        deadline = time.monotonic() + 30
-        while not client.hgetall(TICKS_KEY) and time.monotonic() < deadline:
+        for name in ("first", "second"):
+            with logs[name].open("w") as log:
+                processes[name] = subprocess.Popen(
+                    [sys.executable, "-m", "robocall.cli", "scheduler"],
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=log,
+                    text=True,
+                )
+            expected = "is active" if name == "first" else "standing by"
+            wait_for_line(logs[name], expected, processes[name])
+        first, second = processes["first"], processes["second"]
+        ticks_before = client.hgetall(TICKS_KEY)
+        time.sleep(3)
+        ticks = client.hgetall(TICKS_KEY)
+        assert list(ticks) == [k for k in ticks_before], ticks
+        (leader,) = ticks
+        assert f":{first.pid}:" in leader.decode()
+        assert int(ticks[leader]) > int(ticks_before[leader])
+
+        stop_and_check(first, signal.SIGINT)
+        # The stand-by takes the lease as soon as the first releases it.
+        wait_for_line(logs["second"], "is active", second, seconds=10)
+        deadline = time.monotonic() + 10
+        while len(client.hgetall(TICKS_KEY)) < 2 and time.monotonic() < deadline:
             time.sleep(0.2)
-        second = start(["scheduler"], subprocess_env)
-        try:
-            time.sleep(4)
-            ticks = client.hgetall(TICKS_KEY)
-            assert len(ticks) == 1, ticks
-            (leader,) = ticks
-            assert f":{first.pid}:" in leader.decode()
-            stop_and_check(first, signal.SIGINT)
-            # The stand-by takes the lease as soon as the first releases it.
-            deadline = time.monotonic() + 10
-            while len(client.hgetall(TICKS_KEY)) < 2 and time.monotonic() < deadline:
-                time.sleep(0.2)
-            ticks = client.hgetall(TICKS_KEY)
-            assert any(f":{second.pid}:" in k.decode() for k in ticks), ticks
-            err = stop_and_check(second, signal.SIGTERM)
-            assert "standing by" in err
-        finally:
-            if second.poll() is None:
-                second.kill()
+        assert any(f":{second.pid}:" in k.decode() for k in client.hgetall(TICKS_KEY))
+        stop_and_check(second, signal.SIGTERM)
+        for log in logs.values():
+            assert "Traceback" not in log.read_text()
     finally:
-        if first.poll() is None:
-            first.kill()
+        for process in processes.values():
+            if process.poll() is None:
+                process.kill()
