@@ -264,7 +264,6 @@ for _name, _help, _issue in (
     ("campaign", "Campaigns: create, start, pause, resume, cancel, status, results.", 6),
     ("reports", "Hotline and call reports.", 5),
     ("export", "Exports for officials.", 7),
-    ("users", "Users, roles and units.", 7),
 ):
     _group = typer.Typer(help=_help)
 
@@ -273,6 +272,11 @@ for _name, _help, _issue in (
 
     _group.callback(invoke_without_command=True)(_placeholder)
     app.add_typer(_group, name=_name)
+
+
+from robocall.users.commands import app as users_app  # noqa: E402
+
+app.add_typer(users_app, name="users")
 
 
 def main() -> None:

@@ -1,0 +1,1 @@
+"""Staff accounts, roles scoped to a unit, API tokens and the audit log."""
