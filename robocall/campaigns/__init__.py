@@ -1,0 +1,1 @@
+"""Campaigns: audiences, rounds, attempts, dispatch within windows and limits."""

@@ -1,0 +1,1 @@
+"""SMS: encoding and segments, templates, messages, inbound keywords."""
