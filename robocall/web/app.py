@@ -5,6 +5,8 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
+from robocall.contacts.routes import router as contacts_router
+from robocall.importers.routes import router as imports_router
 from robocall.workers.health import check_health
 
 
@@ -20,4 +22,6 @@ def create_app() -> FastAPI:
             status_code=200 if ok else 503,
         )
 
+    app.include_router(imports_router)
+    app.include_router(contacts_router)
     return app
