@@ -93,7 +93,7 @@ def list_contacts(
     if limit is not None:
         query = query.limit(limit)
     contacts = list(db_session.scalars(query))
-    codes = dict(db_session.execute(select(Unit.id, Unit.code)).tuples().all())
+    codes = {unit_id: code for unit_id, code in db_session.execute(select(Unit.id, Unit.code))}
     return ContactPage([contact_json(c, codes) for c in contacts], total)
 
 
