@@ -91,30 +91,28 @@ class _VietnamPatterns:
         self.mobile_lengths = set(meta.mobile.possible_length or ())
         self.fixed_lengths = set(meta.fixed_line.possible_length or ())
         self.general_lengths = set(meta.general_desc.possible_length or ())
-        self.special = [
-            p
-            for p in (
-                compiled(getattr(meta, name, None))
-                for name in (
-                    "premium_rate",
-                    "toll_free",
-                    "shared_cost",
-                    "voip",
-                    "personal_number",
-                    "pager",
-                    "uan",
-                    "voicemail",
-                )
+        patterns = [
+            getattr(getattr(meta, name, None), "national_number_pattern", None)
+            for name in (
+                "premium_rate",
+                "toll_free",
+                "shared_cost",
+                "voip",
+                "personal_number",
+                "pager",
+                "uan",
+                "voicemail",
             )
-            if p is not None
         ]
+        # phonenumbers tries these types before fixed line and mobile: one test for all.
+        self.special = re.compile("|".join(f"(?:{p})" for p in patterns if p))
 
     def classify(self, nsn: str) -> Phone | None | bool:
         """The number for a national significant number; None: invalid; False: ask phonenumbers."""
         assert self.general is not None and self.mobile is not None and self.fixed is not None
         if len(nsn) not in self.general_lengths or not self.general.fullmatch(nsn):
             return None
-        if any(p.fullmatch(nsn) for p in self.special):
+        if self.special.fullmatch(nsn):
             return False
         is_fixed = len(nsn) in self.fixed_lengths and self.fixed.fullmatch(nsn) is not None
         is_mobile = len(nsn) in self.mobile_lengths and self.mobile.fullmatch(nsn) is not None
@@ -217,12 +215,16 @@ def parse_phone_cell(value: object) -> PhoneCell:
         return PhoneCell(None, (), ())
     if isinstance(value, bool):
         return PhoneCell(None, (), (str(value),))
-    if isinstance(value, int):
-        text = str(value)
-    elif isinstance(value, float):
-        text = str(int(value)) if value.is_integer() else repr(value)
-    else:
-        text = str(value)
+    if isinstance(value, float) and value.is_integer() and value >= 0:
+        value = int(value)
+    if isinstance(value, int) and value >= 0 or isinstance(value, str) and value.isdecimal():
+        # A number cell or plain digits: the most common cell of all.
+        digits = str(value)
+        if digits.isascii():
+            phone = parse_digits(digits, international=False)
+            if phone is not None:
+                return PhoneCell(phone, (), ())
+    text = repr(value) if isinstance(value, float) else str(value)
     text = _clean(text)
     if not text:
         return PhoneCell(None, (), ())

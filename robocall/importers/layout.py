@@ -30,6 +30,8 @@ _FOOTER_KEYS = (
     "tongcong",
     "tongso",
 )
+# First letters of the footer words (with or without diacritics): a cheap first test.
+_FOOTER_START = re.compile(r"\W*(?:ng|tr|gi|ch|x|k|t)")
 _PLACE_AND_DATE = re.compile(r"ngày\s*\S*\s*tháng\s*\S*\s*năm", re.IGNORECASE)
 
 
@@ -167,11 +169,14 @@ def find_layout(sheet: Sheet, synonyms: Synonyms) -> Layout | None:
     return best[2] if best else None
 
 
-def _is_footer_text(text: str | None) -> bool:
+def is_footer_text(text: str | None) -> bool:
     if not text:
         return False
-    if _PLACE_AND_DATE.search(text):
+    lowered = text.casefold()
+    if "ngày" in lowered and _PLACE_AND_DATE.search(text):
         return True
+    if not _FOOTER_START.match(lowered):
+        return False
     key = header_key(text)
     return any(key.startswith(word) for word in _FOOTER_KEYS)
 
@@ -183,5 +188,5 @@ def is_footer_row(row: list[Any], name_column: int) -> bool:
     """
     name = cell_text(row[name_column]) if name_column < len(row) else None
     if name:
-        return _is_footer_text(name)
-    return any(_is_footer_text(cell_text(cell)) for cell in row)
+        return is_footer_text(name)
+    return any(is_footer_text(cell_text(cell)) for cell in row)

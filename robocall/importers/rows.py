@@ -9,7 +9,7 @@ from typing import Any
 
 from robocall.contacts.models import Classification, Sex
 from robocall.contacts.phones import PhoneCell, parse_phone_cell
-from robocall.importers.layout import Layout, column_letter, is_footer_row
+from robocall.importers.layout import Layout, column_letter, is_footer_row, is_footer_text
 from robocall.importers.messages import message
 from robocall.importers.reading import Sheet
 from robocall.importers.values import (
@@ -112,13 +112,13 @@ def read_sheet_rows(sheet: Sheet, layout: Layout, ctx: RowContext) -> SheetRows:
             ctx.progress(index)
         if not any(c is not None and not (isinstance(c, str) and not c.strip()) for c in row):
             continue
-        if ended or is_footer_row(row, name_col):
+        width = len(row)
+        name = cell_text(row[name_col]) if name_col < width else None
+        if ended or (is_footer_text(name) if name else is_footer_row(row, name_col)):
             ended = True
             out.outcomes.append((row_no, "skipped", message("footer")))
             continue
-        width = len(row)
         out.rows += 1
-        name = cell_text(row[name_col]) if name_col < width else None
         if not name:
             warn(row_no, name_col, None, message("no_name"))
             out.outcomes.append((row_no, "skipped", message("no_name")))

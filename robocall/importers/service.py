@@ -10,13 +10,13 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from robocall.config import get_settings
-from robocall.contacts.models import Classification, Contact
+from robocall.contacts.models import Classification
 from robocall.db import utcnow
 from robocall.importers.columns import Synonyms, cached_synonyms
 from robocall.importers.dedup import (
@@ -31,13 +31,12 @@ from robocall.importers.messages import message
 from robocall.importers.models import ImportBatch
 from robocall.importers.reading import ImportRefused, Sheet, read_sheets
 from robocall.importers.rows import RowContext, SheetRows, read_sheet_rows
+from robocall.importers.writing import insert_contacts
 from robocall.units.models import Unit
 from robocall.units.service import get_by_code
 
 __all__ = ["ImportRefused", "ImportResult", "get_batch", "import_file", "import_path"]
 
-_CONTACTS = cast(Table, Contact.__table__)
-_INSERT_CHUNK = 5000  # rows per INSERT … VALUES batch
 Progress = Callable[[int, int], None]
 
 
@@ -303,19 +302,16 @@ def import_file(
     db_session.add(batch)
     db_session.flush()
     result.batch_id = batch.id
-    columns = [c.key for c in _CONTACTS.columns if c.key != "id"]
-    rows = []
-    for person in new:
-        record = {key: person.get(key) for key in columns}
-        record.update(
-            source_file=file_name, import_batch_id=batch.id, created_at=now, updated_at=now
-        )
-        rows.append(record)
-        if len(rows) >= _INSERT_CHUNK:
-            db_session.execute(insert(_CONTACTS), rows)
-            rows = []
-    if rows:
-        db_session.execute(insert(_CONTACTS), rows)
+    insert_contacts(
+        db_session,
+        new,
+        {
+            "source_file": file_name,
+            "import_batch_id": batch.id,
+            "created_at": now,
+            "updated_at": now,
+        },
+    )
     write_updates(db_session, changes, now)
     return result
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
+from functools import lru_cache
 from typing import Any
 
 from robocall.contacts.models import Classification, Sex
@@ -22,6 +23,7 @@ _VIETNAMESE_DATE = re.compile(
     r"ngày\s*(\d{1,2})\s*tháng\s*(\d{1,2})\s*năm\s*(\d{4})", re.IGNORECASE
 )
 _TONE_MARKS = {"\u0300": "1", "\u0301": "2", "\u0309": "3", "\u0303": "4", "\u0323": "5"}
+_TONE_MARK = re.compile("[" + "".join(_TONE_MARKS) + "]")
 _CLASSIFICATION = re.compile(r"F\s*[-_.]?\s*([0-3])", re.IGNORECASE)
 _SEX_WORDS = {
     "nam": Sex.male,
@@ -44,8 +46,12 @@ def cell_text(value: Any) -> str | None:
     if value is None:
         return None
     if isinstance(value, str):
-        text = clean_text(value)
-        return text or None
+        # clean_text, without its regular expression for the usual short cell.
+        if not value.isascii():
+            if "\u200b" in value or "\ufeff" in value:
+                return clean_text(value) or None
+            value = unicodedata.normalize("NFC", value)
+        return " ".join(value.split()) or None
     if isinstance(value, bool):
         return "x" if value else None
     if isinstance(value, float) and value.is_integer():
@@ -57,24 +63,22 @@ def cell_text(value: Any) -> str | None:
     return str(value)
 
 
+@lru_cache(maxsize=65536)
 def name_key(name: str) -> str:
     """A name for matching: case-folded, each syllable's tone mark moved to its end.
 
     "Hoà" and "Hòa", "Thuỷ" and "Thủy" differ only in where the tone mark sits.
     """
-    decomposed = unicodedata.normalize("NFD", name.casefold())
+    folded = name.casefold()
+    if folded.isascii():
+        return " ".join(folded.split())
     words = []
-    for word in decomposed.split():
-        tone = ""
-        letters = []
-        for ch in word:
-            mark = _TONE_MARKS.get(ch)
-            if mark:
-                tone = mark
-            else:
-                letters.append(ch)
-        words.append(unicodedata.normalize("NFC", "".join(letters)) + tone)
-    return " ".join(words)
+    for word in unicodedata.normalize("NFD", folded).split():
+        mark = _TONE_MARK.search(word)
+        if mark is not None:
+            word = _TONE_MARK.sub("", word) + _TONE_MARKS[mark.group()]
+        words.append(word)
+    return unicodedata.normalize("NFC", " ".join(words))
 
 
 def _this_year() -> int:
