@@ -60,7 +60,8 @@ def generate(path: Path, rows: int) -> None:
     rng = random.Random(SEED)
     path.parent.mkdir(parents=True, exist_ok=True)
     workbook = xlsxwriter.Workbook(str(path), {"constant_memory": True})
-    workbook.set_properties({"created": dt.datetime(2021, 7, 20)})
+    # Excel's document times are naive.
+    workbook.set_properties({"created": dt.datetime(2021, 7, 20)})  # noqa: DTZ001
     sheet = workbook.add_worksheet("Danh sách F1")
     date_format = workbook.add_format({"num_format": "dd/mm/yyyy"})
     sheet.write(0, 0, "TRUNG TÂM Y TẾ TP THỦ ĐỨC")

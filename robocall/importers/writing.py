@@ -8,7 +8,7 @@ most common one, is converted once for all rows.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any, cast
 
 from sqlalchemy import JSON, Table
@@ -28,7 +28,7 @@ def insert_contacts(
     dialect = connection.dialect
     columns = [c for c in CONTACTS.columns if c.key != "id"]
     names = [c.key for c in columns]
-    processors: list[Callable[[Any], Any] | None] = []
+    processors: list[Any] = []
     empties: list[dict[Any, Any]] = []
     fixed: dict[int, Any] = {}
     for index, column in enumerate(columns):

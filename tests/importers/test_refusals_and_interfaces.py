@@ -184,7 +184,14 @@ def test_report_workbook_has_every_row_with_status_and_message(tmp_path):
     report = tmp_path / "out.xlsx"
     result = CliRunner().invoke(
         cli_app,
-        ["import", str(FIXTURES / "f1_commune_list.xlsx"), "--unit", "769", "--report", str(report)],
+        [
+            "import",
+            str(FIXTURES / "f1_commune_list.xlsx"),
+            "--unit",
+            "769",
+            "--report",
+            str(report),
+        ],
     )
     assert result.exit_code == 0, result.stderr
     workbook = CalamineWorkbook.from_path(str(report))
