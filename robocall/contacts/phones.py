@@ -148,7 +148,8 @@ def parse_national(national: str) -> Phone | None:
     if len(national) == 11 and national[:4] in LEGACY_PREFIXES:
         national = LEGACY_PREFIXES[national[:4]] + national[4:]
         legacy = True
-    fast = _VN.classify(national[1:]) if national[:1] == "0" else False
+    # "00…" is an international prefix to phonenumbers: leave it to phonenumbers.
+    fast = _VN.classify(national[1:]) if national[:1] == "0" and national[1:2] != "0" else False
     if fast is None:
         return None
     phone = fast if isinstance(fast, Phone) else parse_national_slow(national)

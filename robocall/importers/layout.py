@@ -30,8 +30,10 @@ _FOOTER_KEYS = (
     "tongcong",
     "tongso",
 )
-# First letters of the footer words (with or without diacritics): a cheap first test.
-_FOOTER_START = re.compile(r"\W*(?:ng|tr|gi|ch|x|k|t)")
+# The start of a footer line (case-folded), with or without diacritics: a cheap first test.
+_FOOTER_START = re.compile(
+    r"\W*(?:ngư|nguoi|trưởng|truong|giám|giam|chủ|chu|xác|xac|ký|ky|tổng|tong)"
+)
 _PLACE_AND_DATE = re.compile(r"ngày\s*\S*\s*tháng\s*\S*\s*năm", re.IGNORECASE)
 
 

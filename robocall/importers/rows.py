@@ -75,6 +75,15 @@ def _cached(ctx: RowContext, kind: str, value: Any, parse: Callable[[Any], Any])
     return hit
 
 
+def _present(value: Any) -> bool:
+    """Not an empty cell (None, or only white space)."""
+    if value is None:
+        return False
+    if isinstance(value, str):
+        return bool(value) and not value.isspace() and cell_text(value) is not None
+    return True
+
+
 def _raw(value: Any) -> str:
     return cell_text(value) or ""
 
@@ -92,6 +101,14 @@ def read_sheet_rows(sheet: Sheet, layout: Layout, ctx: RowContext) -> SheetRows:
     date_cols = [(f, fields[f]) for f in ("exposure_date", "return_date") if f in fields]
     sheet_name = sheet.name
     ended = False
+    sheet_width = max((len(row) for row in sheet.rows), default=0)
+    extra_plan = [
+        (col, extra_cols.get(col) or f"Cột {column_letter(col)}")
+        for col in range(sheet_width)
+        if col not in known
+    ]
+    birth_plan = [(name, fields[name], sex) for name, sex in _BIRTH_FIELDS if name in fields]
+    footer_text = message("footer")
 
     def warn(row_no: int, column: int, value: Any, text: str) -> None:
         label = labels.get(column) or f"Cột {column_letter(column)}"
@@ -110,13 +127,15 @@ def read_sheet_rows(sheet: Sheet, layout: Layout, ctx: RowContext) -> SheetRows:
         row_no = index + 1
         if ctx.progress is not None and index % 2000 == 0:
             ctx.progress(index)
-        if not any(c is not None and not (isinstance(c, str) and not c.strip()) for c in row):
-            continue
         width = len(row)
         name = cell_text(row[name_col]) if name_col < width else None
+        if not name and not any(
+            c is not None and not (isinstance(c, str) and not c.strip()) for c in row
+        ):
+            continue
         if ended or (is_footer_text(name) if name else is_footer_row(row, name_col)):
             ended = True
-            out.outcomes.append((row_no, "skipped", message("footer")))
+            out.outcomes.append((row_no, "skipped", footer_text))
             continue
         out.rows += 1
         if not name:
@@ -202,10 +221,11 @@ def read_sheet_rows(sheet: Sheet, layout: Layout, ctx: RowContext) -> SheetRows:
                 warn(row_no, col, value, message("bad_date", reason=exc))
                 extra[labels.get(col, field_name)] = _raw(value)
                 warned = True
-        warned |= _birth(row, row_no, layout, draft, extra, ctx, warn)
+        if birth_plan:
+            warned |= _birth(row, row_no, birth_plan, labels, draft, extra, ctx, warn)
         opt = fields.get("classification")
         value = row[opt] if opt is not None and opt < width else None
-        if opt is not None and value is not None and cell_text(value) is not None:
+        if opt is not None and _present(value):
             try:
                 draft["classification"] = _cached(
                     ctx, "classification", value, parse_classification
@@ -216,23 +236,22 @@ def read_sheet_rows(sheet: Sheet, layout: Layout, ctx: RowContext) -> SheetRows:
                 warned = True
         opt = fields.get("sex")
         value = row[opt] if opt is not None and opt < width else None
-        if opt is not None and value is not None and cell_text(value) is not None:
+        if opt is not None and _present(value):
             try:
                 draft["sex"] = _cached(ctx, "sex", value, parse_sex)
             except ValueProblem as exc:
                 warn(row_no, opt, value, message("bad_sex", reason=exc))
                 extra[labels.get(opt, "sex")] = _raw(value)
                 warned = True
-        for col in range(width):
-            if col in known:
-                continue
+        for col, label in extra_plan:
+            if col >= width:
+                break
             value = row[col]
             if value is None or value == "":
                 continue
             text = cell_text(value)
             if text is None:
                 continue
-            label = extra_cols.get(col) or f"Cột {column_letter(col)}"
             extra[label] = value.isoformat() if isinstance(value, dt.date | dt.time) else text
         draft["extra"] = extra
         draft["_warned"] = warned
@@ -240,10 +259,19 @@ def read_sheet_rows(sheet: Sheet, layout: Layout, ctx: RowContext) -> SheetRows:
     return out
 
 
+_BIRTH_FIELDS = (
+    ("birth_date", None),
+    ("birth_year", None),
+    ("birth_year_male", Sex.male),
+    ("birth_year_female", Sex.female),
+)
+
+
 def _birth(
     row: list[Any],
     row_no: int,
-    layout: Layout,
+    plan: list[tuple[str, int, Sex | None]],
+    labels: dict[int, str],
     draft: dict[str, Any],
     extra: dict[str, Any],
     ctx: RowContext,
@@ -252,17 +280,11 @@ def _birth(
     """Birth year, date and sex from "Năm sinh", "Ngày sinh" or "Năm sinh: Nam | Nữ"."""
     warned = False
     width = len(row)
-    for field_name, sex in (
-        ("birth_date", None),
-        ("birth_year", None),
-        ("birth_year_male", "male"),
-        ("birth_year_female", "female"),
-    ):
-        col = layout.fields.get(field_name)
-        if col is None or col >= width:
+    for field_name, col, sex in plan:
+        if col >= width:
             continue
         value = row[col]
-        if value is None or cell_text(value) is None:
+        if not _present(value):
             continue
         if sex is not None and isinstance(value, str) and value.strip().lower() == "x":
             draft["sex"] = draft["sex"] or sex
@@ -271,12 +293,12 @@ def _birth(
             year, date = _cached(ctx, "birth", value, parse_birth_year)
         except ValueProblem as exc:
             warn(row_no, col, value, message("bad_birth_year", reason=exc))
-            extra[layout.labels.get(col, field_name)] = _raw(value)
+            extra[labels.get(col, field_name)] = _raw(value)
             warned = True
             continue
         draft["birth_year"] = draft["birth_year"] or year
         if date is not None:
             draft["birth_date"] = draft["birth_date"] or date
         if sex is not None:
-            draft["sex"] = draft["sex"] or Sex(sex)
+            draft["sex"] = draft["sex"] or sex
     return warned

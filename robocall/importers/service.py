@@ -337,6 +337,11 @@ def _row_statuses(
     for warning in result.warnings:
         by_row.setdefault((warning["sheet"], warning["row"]), []).append(warning["message"])
     merged_into = {id(row): kept for row, kept in merged_rows}
+    plain = {
+        "created": message("created"),
+        "updated": message("updated_existing"),
+        "duplicate": message("duplicate_existing"),
+    }
     for draft in drafts:
         kept = merged_into.get(id(draft))
         if kept is not None:
@@ -344,13 +349,7 @@ def _row_statuses(
             text = message("duplicate_in_file", row=f"{kept['source_sheet']}!{kept['source_row']}")
         else:
             status = draft.get("_status", "created")
-            text = message(
-                {
-                    "created": "created",
-                    "updated": "updated_existing",
-                    "duplicate": "duplicate_existing",
-                }[status]
-            )
+            text = plain[status]
         notes = by_row.get((draft["source_sheet"], draft["source_row"]))
         if notes:
             text = "; ".join([text, *notes])

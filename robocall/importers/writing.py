@@ -7,8 +7,8 @@ most common one, is converted once for all rows.
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Iterable
+from itertools import repeat
 from typing import Any, cast
 
 from sqlalchemy import JSON, Table
@@ -21,7 +21,7 @@ CHUNK = 5000  # rows per executemany
 
 
 def insert_contacts(
-    db_session: Session, people: Iterable[dict[str, Any]], constants: dict[str, Any]
+    db_session: Session, people: list[dict[str, Any]], constants: dict[str, Any]
 ) -> int:
     """Insert every person (dicts keyed by column); `constants` are the same for all rows."""
     connection = db_session.connection()
@@ -48,31 +48,29 @@ def insert_contacts(
         f"VALUES ({', '.join([placeholder] * len(names))})"
     )
     plan = list(zip(range(len(names)), names, processors, empties, strict=True))
-    batch: list[tuple[Any, ...]] = []
     written = 0
-    for person in people:
-        values: list[Any] = []
+    # Column by column: one comprehension per column is far cheaper than a branch per cell.
+    for start in range(0, len(people), CHUNK):
+        chunk = people[start : start + CHUNK]
+        columns_values: list[Iterable[Any]] = []
         for index, name, processor, empty in plan:
             if index in fixed:
-                values.append(fixed[index])
+                columns_values.append(repeat(fixed[index], len(chunk)))
                 continue
-            value = person.get(name)
-            if value is None:
-                values.append(None)
-            elif empty and not value:
-                values.append(empty["[]" if isinstance(value, list) else "{}"])
-            elif isinstance(value, enum.Enum):
-                values.append(value.value)
+            values = [person.get(name) for person in chunk]
+            if empty:
+                values = [
+                    None
+                    if v is None
+                    else empty["[]" if isinstance(v, list) else "{}"]
+                    if not v
+                    else processor(v)
+                    for v in values
+                ]
             elif processor is not None:
-                values.append(processor(value))
-            else:
-                values.append(value)
-        batch.append(tuple(values))
-        if len(batch) >= CHUNK:
-            connection.exec_driver_sql(sql, batch)
-            written += len(batch)
-            batch = []
-    if batch:
-        connection.exec_driver_sql(sql, batch)
-        written += len(batch)
+                values = [None if v is None else processor(v) for v in values]
+            columns_values.append(values)
+        rows = list(zip(*columns_values, strict=False))
+        connection.exec_driver_sql(sql, rows)
+        written += len(rows)
     return written
