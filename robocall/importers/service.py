@@ -237,6 +237,8 @@ def import_file(
     if progress is not None:
         progress(total_rows, total_rows)
 
+    if sum(r.rows for r in sheet_rows) == 0:
+        raise ImportRefused(f"{file_name}: the list is empty (no rows under its header)")
     resolver = UnitResolver(db_session, unit)
     drafts: list[dict[str, Any]] = []
     for sheet_result in sheet_rows:

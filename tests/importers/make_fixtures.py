@@ -290,6 +290,7 @@ def write_refused() -> None:
         b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
     )
     (OUT / "refused_empty.csv").write_bytes(b"")
+    (OUT / "refused_header_only.csv").write_bytes("STT;Họ và tên;SĐT\r\n;;\r\n".encode())
     workbook = _workbook(OUT / "refused_empty.xlsx")
     workbook.add_worksheet("Sheet1")
     workbook.close()

@@ -28,6 +28,7 @@ REFUSED = {
     "refused_password.xlsx": "password-protected",
     "refused_empty.xlsx": "the file is empty",
     "refused_empty.csv": "the file is empty",
+    "refused_header_only.csv": "the list is empty (no rows under its header)",
     "refused_no_name_column.xlsx": "no sheet has a recognisable name column",
 }
 
