@@ -32,8 +32,8 @@ class ImportBatch(Base):
     sheets: Mapped[list[str]] = mapped_column(JSON, default=list)
     skipped_sheets: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
     warnings: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
-    # [sheet, row, status, message] for every row of a recognised sheet after its header;
-    # with `original` it rebuilds the report workbook.
+    # Status of every row after a recognised header, as runs of rows with one outcome:
+    # [sheet, first row, last row, status, message]; with `original` it rebuilds the report.
     row_outcomes: Mapped[list[list[Any]]] = deferred(mapped_column(JSON, default=list))
     original: Mapped[bytes] = deferred(mapped_column(LargeBinary))  # the file as received
 

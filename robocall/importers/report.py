@@ -17,6 +17,28 @@ STATUS_TITLE = "Trạng thái / Status"
 MESSAGE_TITLE = "Ghi chú nhập / Message"
 
 
+def compact_outcomes(outcomes: list[list[Any]], sheets: list[str]) -> list[list[Any]]:
+    """[sheet, row, status, message] rows as runs [sheet, first, last, status, message]."""
+    order = {name: index for index, name in enumerate(sheets)}
+    runs: list[list[Any]] = []
+    for sheet, row, status, text in sorted(outcomes, key=lambda o: (order.get(o[0], 0), o[1])):
+        last = runs[-1] if runs else None
+        if last and (last[0], last[3], last[4]) == (sheet, status, text) and last[2] + 1 == row:
+            last[2] = row
+        else:
+            runs.append([sheet, row, row, status, text])
+    return runs
+
+
+def expand_outcomes(runs: list[list[Any]]) -> list[list[Any]]:
+    """The runs of `compact_outcomes` as [sheet, row, status, message] again."""
+    return [
+        [sheet, row, status, text]
+        for sheet, first, last, status, text in runs
+        for row in range(first, last + 1)
+    ]
+
+
 def build_report(*, content: bytes, file_name: str, row_outcomes: list[list[Any]]) -> bytes:
     """An .xlsx of every sheet of the file, two columns added: status and message."""
     sheets = read_sheets(content, file_name)

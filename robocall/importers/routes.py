@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from robocall.config import get_settings
 from robocall.importers.reading import ImportRefused
-from robocall.importers.report import build_report
+from robocall.importers.report import build_report, expand_outcomes
 from robocall.importers.service import batch_result, get_batch, import_file
 from robocall.web.deps import db_session
 
@@ -81,7 +81,9 @@ def read_import_report(batch_id: int, session: Annotated[Session, Depends(db_ses
     if batch is None:
         raise HTTPException(404, detail=f"no import {batch_id}")
     content = build_report(
-        content=batch.original, file_name=batch.file_name, row_outcomes=batch.row_outcomes
+        content=batch.original,
+        file_name=batch.file_name,
+        row_outcomes=expand_outcomes(batch.row_outcomes),
     )
     stem = batch.file_name.rsplit(".", 1)[0]
     return Response(

@@ -1,4 +1,4 @@
-"""Writing many contacts fast: one prepared INSERT, executemany on chunks of rows.
+"""Writing many contacts fast: COPY on PostgreSQL, else one INSERT run with executemany.
 
 The values are converted with each column's own bind processor (as SQLAlchemy would), but
 once per value instead of through a per-row parameter dictionary; an empty JSON value, the
@@ -47,6 +47,11 @@ def insert_contacts(
         f"INSERT INTO {CONTACTS.name} ({quoted}) "  # noqa: S608 - column names from the model
         f"VALUES ({', '.join([placeholder] * len(names))})"
     )
+    copy_sql = (
+        f"COPY {CONTACTS.name} ({quoted}) FROM STDIN"
+        if dialect.name == "postgresql" and dialect.driver == "psycopg"
+        else None
+    )
     plan = list(zip(range(len(names)), names, processors, empties, strict=True))
     written = 0
     # Column by column: one comprehension per column is far cheaper than a branch per cell.
@@ -71,6 +76,13 @@ def insert_contacts(
                 values = [None if v is None else processor(v) for v in values]
             columns_values.append(values)
         rows = list(zip(*columns_values, strict=False))
-        connection.exec_driver_sql(sql, rows)
+        if copy_sql is not None:
+            # PostgreSQL: COPY is several times faster than any INSERT for many rows.
+            with connection.connection.driver_connection.cursor() as cursor:  # type: ignore[union-attr]
+                with cursor.copy(copy_sql) as copy:
+                    for row in rows:
+                        copy.write_row(row)
+        else:
+            connection.exec_driver_sql(sql, rows)
         written += len(rows)
     return written
