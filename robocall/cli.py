@@ -12,6 +12,8 @@ from rich.console import Console
 from rich.table import Table
 
 from robocall.config import get_settings
+from robocall.contacts.commands import app as contacts_app
+from robocall.importers.commands import import_lists
 
 app = typer.Typer(
     name="robocall",
@@ -252,14 +254,10 @@ def _not_built(what: str, issue: int) -> typer.Exit:
     return fail(f"{what} is not built yet (issue {issue})", code=2)
 
 
-@app.command("import", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
-def import_lists() -> None:
-    """Import F1/F2 spreadsheets as contacts."""
-    raise _not_built("the spreadsheet importer", 3)
-
+app.command("import")(import_lists)
+app.add_typer(contacts_app, name="contacts")
 
 for _name, _help, _issue in (
-    ("contacts", "Contacts: list and look up.", 3),
     ("simulator", "The Twilio-compatible simulated phone network.", 4),
     ("campaign", "Campaigns: create, start, pause, resume, cancel, status, results.", 6),
     ("reports", "Hotline and call reports.", 5),

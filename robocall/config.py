@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     auto_migrate: bool | None = None
     secret_key: SecretStr = SecretStr("change-me-in-production")
     log_level: str = "INFO"
+    # Spreadsheet imports: larger files are refused whole (bytes, data rows).
+    import_max_bytes: int = 50 * 1024 * 1024
+    import_max_rows: int = 1_000_000
 
     @field_validator("timezone")
     @classmethod

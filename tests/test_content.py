@@ -39,9 +39,9 @@ def test_cli_exit_code_follows_the_problems(tmp_path):
     from robocall.cli import app
 
     root = make_root(tmp_path)
-    (root / "sms" / "a.yaml").write_text("version: 1\n", encoding="utf-8")
+    (root / "sms" / "a.yaml").write_text("version: 1\ntext:\n  vi: Xin chào\n", encoding="utf-8")
     assert CliRunner().invoke(app, ["content", "check", "--root", str(root)]).exit_code == 0
-    (root / "sms" / "b.yaml").write_text("text: hi\n", encoding="utf-8")
+    (root / "sms" / "b.yaml").write_text("text:\n  vi: Xin chào\n", encoding="utf-8")
     result = CliRunner().invoke(app, ["content", "check", "--root", str(root)])
     assert result.exit_code == 1
     assert "sms/b.yaml:1: missing `version:`" in result.stdout

@@ -29,7 +29,7 @@ def test_naive_times_are_refused(session):
             code="2",
             name="Tỉnh B",
             level=UnitLevel.province,
-            created_at=dt.datetime(2021, 8, 1, 9, 30),
+            created_at=dt.datetime(2021, 8, 1, 9, 30),  # noqa: DTZ001 - the point of the test
         )
     )
     with pytest.raises(StatementError, match="naive datetime"):

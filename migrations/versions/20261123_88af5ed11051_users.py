@@ -1,7 +1,7 @@
 """users
 
 Revision ID: 88af5ed11051
-Revises: c64d9d521f6c
+Revises: c119a5b527af
 Create Date: 2026-11-23 03:51:58.186079+00:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import robocall.db
 
 revision: str = "88af5ed11051"
-down_revision: str | None = "c64d9d521f6c"
+down_revision: str | None = "c119a5b527af"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -11,6 +11,8 @@ from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
 from robocall.config import get_settings
+from robocall.contacts.routes import router as contacts_router
+from robocall.importers.routes import router as imports_router
 from robocall.web import auth_routes
 from robocall.web.auth import LoginRequired
 from robocall.workers.health import check_health
@@ -46,4 +48,6 @@ def create_app() -> FastAPI:
             status_code=200 if ok else 503,
         )
 
+    app.include_router(imports_router)
+    app.include_router(contacts_router)
     return app

@@ -61,4 +61,4 @@ def test_days_and_ranges_are_read_strictly():
 
 def test_naive_times_are_refused():
     with pytest.raises(ValueError, match="aware"):
-        WINDOW.is_open(dt.datetime(2021, 8, 2, 9, 0))
+        WINDOW.is_open(dt.datetime(2021, 8, 2, 9, 0))  # noqa: DTZ001 - the point of the test
