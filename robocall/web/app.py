@@ -5,6 +5,8 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
+from robocall.telephony import routes as telephony_routes
+from robocall.telephony import voice as telephony_voice
 from robocall.workers.health import check_health
 
 
@@ -20,4 +22,6 @@ def create_app() -> FastAPI:
             status_code=200 if ok else 503,
         )
 
+    app.include_router(telephony_routes.router)
+    app.include_router(telephony_voice.router)
     return app

@@ -1,0 +1,1 @@
+"""SMS: messages sent to and received from residents."""
