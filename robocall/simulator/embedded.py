@@ -95,6 +95,8 @@ class SimulatorServer:
         self.run(self.network.idle(timeout), timeout + 5)
 
     def stop(self) -> None:
+        if self.thread.is_alive():
+            self.run(self.network.close(), 10)
         self.server.should_exit = True
         self.thread.join(timeout=10)
 
@@ -106,7 +108,11 @@ def start_simulator(network: Network, *, host: str = "127.0.0.1", port: int = 0)
     sock.bind((host, port))
     bound_port = sock.getsockname()[1]
     config = uvicorn.Config(
-        create_simulator_app(network), log_level="warning", lifespan="off", access_log=False
+        create_simulator_app(network),
+        log_level="warning",
+        lifespan="off",
+        access_log=False,
+        timeout_graceful_shutdown=2,
     )
     server = uvicorn.Server(config)
     loop = asyncio.new_event_loop()

@@ -225,8 +225,9 @@ class Network:
                 return call  # canceling only stops calls not yet answered
             call.hangup_requested = True
             self.transcripts.add(call.sid, "api", f"hang up requested (Status={status})")
-            if call.status == "queued":
-                await self.finish(call, "canceled")
+            # Twilio answers with the final status; the callback follows.
+            if self._end(call, "completed" if call.status == "in-progress" else "canceled"):
+                self.spawn(self._ended(call))
             call.interrupt.set()
             return call
         url = form.get("Url")
@@ -530,8 +531,13 @@ class Network:
 
     async def finish(self, call: SimCall, status: str) -> None:
         """End a call with its final status and send the `completed` callback."""
+        if self._end(call, status):
+            await self._ended(call)
+
+    def _end(self, call: SimCall, status: str) -> bool:
+        """Give the call its final status; False if it had one already."""
         if call.is_final:
-            return
+            return False
         call.status = status
         call.end_time = call.date_updated = now()
         if call.start_time is not None:
@@ -541,6 +547,9 @@ class Network:
             call.duration_seconds = 0
         self.transcripts.add(call.sid, "end", f"call {status}", duration=call.duration_seconds)
         log.info("simulated call %s to %s ended: %s", call.sid, mask_phone(call.to), status)
+        return True
+
+    async def _ended(self, call: SimCall) -> None:
         await self.status_event(call, "completed")
         held = self._held_callbacks.pop(call.sid, [])
         for url, method, params in reversed(held):
