@@ -100,6 +100,9 @@ class Network:
         self.messages: dict[str, SimMessage] = {}
         # Every REST request received, as (operation, form): for contract tests.
         self.requests: list[tuple[str, dict[str, Any]]] = []
+        self.live_calls = 0  # dialled and not yet ended
+        self._undialled = 0  # accepted and waiting for the rate or a free slot
+        self.peak_live_calls = 0
         self._attempts: dict[str, int] = defaultdict(int)
         self._unsubscribed: set[tuple[str, str]] = set()  # (resident, our number) after STOP
         self._pending: asyncio.Queue[SimCall] | None = None
@@ -126,8 +129,7 @@ class Network:
         deadline = loop.time() + timeout
         while loop.time() < deadline:
             busy = [t for t in self._tasks if not t.done()]
-            queued = self._pending is not None and not self._pending.empty()
-            if not busy and not queued:
+            if not busy and not self._undialled:
                 return
             await asyncio.sleep(0.01)
         raise TimeoutError("the simulated network is still busy")
@@ -417,6 +419,7 @@ class Network:
             self._pending = asyncio.Queue()
             self._slots = asyncio.Semaphore(max(1, self.max_concurrent))
             self._dispatcher = asyncio.get_running_loop().create_task(self._dispatch())
+        self._undialled += 1
         await self._pending.put(call)
 
     async def _dispatch(self) -> None:
@@ -427,12 +430,17 @@ class Network:
         while True:
             call = await self._pending.get()
             if call.is_final:
+                self._undialled -= 1
                 continue  # canceled while queued
             await self._slots.acquire()
             wait = next_start - loop.time()
             if wait > 0:
                 await asyncio.sleep(wait)
             next_start = max(loop.time(), next_start) + 1.0 / max(self.calls_per_second, 0.001)
+            call.dialled_at = loop.time()
+            self.live_calls += 1
+            self._undialled -= 1
+            self.peak_live_calls = max(self.peak_live_calls, self.live_calls)
             self.spawn(self._run_outbound(call))
 
     async def _run_outbound(self, call: SimCall) -> None:
@@ -466,6 +474,7 @@ class Network:
         except CallEnded as ended:
             await self.finish(call, ended.status)
         finally:
+            self.live_calls -= 1
             if self._slots is not None:
                 self._slots.release()
 

@@ -78,6 +78,7 @@ class SimCall:
     duration_seconds: int | None = None
     sequence_number: int = 0  # of the next status callback
     gather_step: int = 0  # Gathers the resident has reached so far
+    dialled_at: float | None = None  # event-loop time the network started dialling
     # Set by an API update: hang up, or fetch new TwiML from `redirect`.
     interrupt: asyncio.Event = field(default_factory=asyncio.Event)
     hangup_requested: bool = False
