@@ -150,3 +150,12 @@ def embedded_simulator() -> SimulatorServer:
 
             _embedded = start_simulator(build_network(app=create_app()))
         return _embedded
+
+
+def stop_embedded_simulator() -> None:
+    """Stop this process's simulator, if one was started (tests, shutdown)."""
+    global _embedded
+    with _lock:
+        if _embedded is not None:
+            _embedded.stop()
+        _embedded = None

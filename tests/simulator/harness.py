@@ -57,3 +57,28 @@ def adapter(server: SimulatorServer, **options: Any) -> TwilioProvider:
         api_base_url=server.url,
         **{**defaults, **options},
     )
+
+
+@contextmanager
+def serving_app() -> Iterator[str]:
+    """robocall's web app served by uvicorn on 127.0.0.1 (any free port); yields its URL."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(), log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

@@ -101,7 +101,8 @@ def test_an_unanswered_gather_falls_through_or_posts_empty_when_asked():
 
 def test_speech_gathers_get_what_the_resident_says():
     documents = {
-        "/start": '<Gather input="speech" action="/heard" language="vi-VN"><Say>Bạn bị sao?</Say></Gather>',
+        "/start": '<Gather input="speech" action="/heard" language="vi-VN">'
+        "<Say>Bạn bị sao?</Say></Gather>",
         "/heard": "<Hangup/>",
     }
     personas = f'numbers: {{"{RESIDENT}": [{{answer: human, say: "ho và sốt"}}]}}'

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from robocall.config import reset_settings_cache
+from robocall.simulator.embedded import embedded_simulator, stop_embedded_simulator
 from robocall.sms.models import Message, MessageDirection, SmsEncoding
 from robocall.telephony import service
 from robocall.telephony.base import AnsweredBy, CallEventKind, CallStatus, MessageStatus
 from robocall.telephony.models import Call, CallEvent
-from tests.simulator.harness import adapter, running_simulator
+from robocall.telephony.provider import reset_provider
+from tests.simulator.harness import adapter, running_simulator, serving_app
 
 RESIDENT = "+84912345678"
 PERSONAS = f"""
@@ -121,3 +124,33 @@ def test_an_sms_to_an_unreachable_phone_ends_undelivered_with_the_error_code(ses
     assert stored.status is MessageStatus.undelivered
     assert stored.error_code == 30003
     assert stored.encoding is SmsEncoding.gsm7
+
+
+def test_webhooks_reach_a_running_server_over_http_signed_for_the_public_url(session):
+    with serving_app() as app_url, running_simulator(app_url=app_url) as simulator:
+        call = service.place_call(db_session=session, to=RESIDENT, provider=adapter(simulator))
+        session.commit()
+        simulator.wait_idle()
+        lines = simulator.network.transcripts.get(call.sid)
+    assert {line["answer"] for line in lines if line["kind"] == "callback"} == {"204"}
+    session.expire_all()
+    assert session.get(Call, call.id).status is CallStatus.completed
+
+
+def test_the_configured_provider_starts_an_in_process_simulator(session, monkeypatch):
+    monkeypatch.setenv("ROBOCALL_SIMULATOR_TIME_FACTOR", "0.001")
+    monkeypatch.setenv("ROBOCALL_SIMULATOR_CPS", "100")
+    reset_settings_cache()
+    reset_provider()
+    try:
+        call = service.place_call(db_session=session, to=RESIDENT)
+        session.commit()
+        embedded_simulator().wait_idle()
+        session.expire_all()
+        assert session.get(Call, call.id).status is CallStatus.completed
+        assert embedded_simulator().url.startswith("http://127.0.0.1:")
+    finally:
+        stop_embedded_simulator()
+        monkeypatch.undo()
+        reset_settings_cache()
+        reset_provider()
