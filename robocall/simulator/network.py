@@ -18,23 +18,24 @@ import phonenumbers
 
 from robocall.kit.masking import mask_phone
 from robocall.simulator.delivery import Transcripts, WebhookDelivery, WebhookTimeout
+from robocall.simulator.messaging import Messaging
 from robocall.simulator.personas import Behaviour, Outcome, Personas
 from robocall.simulator.resources import (
     API_VERSION,
+    NumberConfig,
     SimCall,
     SimMessage,
     SimulatorError,
+    country_of,
     new_sid,
     now,
+    required_text,
     rfc2822,
 )
-from robocall.telephony.segments import sms_segments
 
 log = logging.getLogger(__name__)
 
 CALL_EVENTS = ("initiated", "ringing", "answered", "completed")
-STOP_WORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"}
-START_WORDS = {"START", "YES", "UNSTOP"}
 
 
 @dataclass
@@ -59,16 +60,7 @@ class Faults:
             setattr(self, name, value)
 
 
-@dataclass
-class NumberConfig:
-    """Where the network sends calls and SMS to one of the account's own numbers."""
-
-    voice_url: str | None = None
-    sms_url: str | None = None
-    status_callback: str | None = None
-
-
-class Network:
+class Network(Messaging):
     """The simulated phone network of one Twilio account."""
 
     def __init__(
@@ -145,8 +137,8 @@ class Network:
         """CreateCall: validate like Twilio, queue the call, return it (status `queued`)."""
         self.requests.append(("CreateCall", dict(form)))
         await self._create_faults()
-        to = self._text(form, "To", 21201, "No 'To' number is specified")
-        from_ = self._text(form, "From", 21213, "No 'From' number is specified")
+        to = required_text(form, "To", 21201, "No 'To' number is specified")
+        from_ = required_text(form, "From", 21213, "No 'From' number is specified")
         url, twiml = form.get("Url"), form.get("Twiml")
         if not url and not twiml and not form.get("ApplicationSid"):
             raise SimulatorError(400, 21205, "Url parameter is required.")
@@ -245,149 +237,6 @@ class Network:
         self.requests.append(("ListCall", dict(filters)))
         found = [c for c in self.calls.values() if matches_call(c, filters)]
         return sorted(found, key=lambda c: c.date_created, reverse=True)
-
-    # --- REST: messages ---------------------------------------------------------------------
-
-    async def create_message(self, form: Mapping[str, Any]) -> SimMessage:
-        """CreateMessage: validate like Twilio, queue the SMS, then deliver it."""
-        self.requests.append(("CreateMessage", dict(form)))
-        await self._create_faults()
-        to = self._text(form, "To", 21604, "A 'To' phone number is required.")
-        body = form.get("Body") or ""
-        service = form.get("MessagingServiceSid") or None
-        from_ = form.get("From") or None
-        if not from_ and not service:
-            raise SimulatorError(400, 21603, "A 'From' or 'MessagingServiceSid' is required.")
-        if not body:
-            raise SimulatorError(400, 21602, "Message body is required.")
-        if len(body) > 1600:
-            raise SimulatorError(
-                400, 21617, "The concatenated message body exceeds 1600 characters."
-            )
-        try:
-            parsed = phonenumbers.parse(to, None)
-        except phonenumbers.NumberParseException:
-            parsed = None
-        if parsed is None or not phonenumbers.is_possible_number(parsed):
-            raise SimulatorError(400, 21211, f"Invalid 'To' Phone Number: {to}")
-        if phonenumbers.region_code_for_number(parsed) not in self.allowed_countries:
-            raise SimulatorError(
-                400, 21408, f"Permission to send an SMS has not been enabled for the region {to}"
-            )
-        if phonenumbers.number_type(parsed) == phonenumbers.PhoneNumberType.FIXED_LINE:
-            raise SimulatorError(400, 21614, f"'To' number {to} is not a valid mobile number")
-        sender = from_ or self._service_number()
-        if (to, sender) in self._unsubscribed:
-            raise SimulatorError(400, 21610, "Attempt to send to unsubscribed recipient")
-        message = SimMessage(
-            sid=new_sid("SM"),
-            account_sid=self.account_sid,
-            to=to,
-            from_=sender,
-            body=body,
-            direction="outbound-api",
-            segments=sms_segments(body),
-            messaging_service_sid=service,
-            status_callback=form.get("StatusCallback") or None,
-            status="accepted" if service else "queued",
-        )
-        self.messages[message.sid] = message
-        self.spawn(self._deliver_sms(message))
-        return message
-
-    def fetch_message(self, sid: str) -> SimMessage:
-        self.requests.append(("FetchMessage", {"Sid": sid}))
-        message = self.messages.get(sid)
-        if message is None:
-            raise SimulatorError(404, 20404, f"The requested resource Messages/{sid} was not found")
-        return message
-
-    def list_messages(self, filters: Mapping[str, str]) -> list[SimMessage]:
-        self.requests.append(("ListMessage", dict(filters)))
-        found = [
-            m
-            for m in self.messages.values()
-            if (not filters.get("To") or m.to == filters["To"])
-            and (not filters.get("From") or m.from_ == filters["From"])
-        ]
-        return sorted(found, key=lambda m: m.date_created, reverse=True)
-
-    async def _deliver_sms(self, message: SimMessage) -> None:
-        await asyncio.sleep(self.seconds(1.0))
-        message.status = "sent"
-        message.date_sent = message.date_updated = now()
-        await self._sms_callback(message)
-        await asyncio.sleep(self.seconds(2.0))
-        behaviour = self.personas.behaviour(message.to, self._attempts[message.to])
-        parsed = phonenumbers.parse(message.to, None)
-        if not phonenumbers.is_valid_number(parsed):
-            message.status, message.error_code = "failed", 30006
-            message.error_message = "Landline or unreachable carrier"
-        elif behaviour.outcome is Outcome.failed:
-            message.status, message.error_code = "undelivered", 30003
-            message.error_message = "Unreachable destination handset"
-        else:
-            message.status = "delivered"
-        message.date_updated = now()
-        await self._sms_callback(message)
-
-    async def _sms_callback(self, message: SimMessage) -> None:
-        if not message.status_callback:
-            return
-        params = {
-            "AccountSid": message.account_sid,
-            "ApiVersion": API_VERSION,
-            "From": message.from_ or "",
-            "MessageSid": message.sid,
-            "MessageStatus": message.status,
-            "SmsSid": message.sid,
-            "SmsStatus": message.status,
-            "To": message.to,
-        }
-        if message.messaging_service_sid:
-            params["MessagingServiceSid"] = message.messaging_service_sid
-        if message.error_code is not None:
-            params["ErrorCode"] = str(message.error_code)
-        await self.post_callback(message.sid, "sms-status", message.status_callback, "POST", params)
-
-    async def inbound_sms(self, *, from_: str, to: str, body: str) -> dict[str, Any]:
-        """A resident texts one of our numbers: the network posts it to the number's SMS URL."""
-        config = self.numbers.get(to)
-        if config is None or not config.sms_url:
-            raise SimulatorError(404, 20404, f"{to} is not a number of this account")
-        message = SimMessage(
-            sid=new_sid("SM"),
-            account_sid=self.account_sid,
-            to=to,
-            from_=from_,
-            body=body,
-            direction="inbound",
-            segments=sms_segments(body),
-            status="received",
-        )
-        self.messages[message.sid] = message
-        word = body.strip().upper()
-        if word in STOP_WORDS:
-            self._unsubscribed.add((from_, to))
-        elif word in START_WORDS:
-            self._unsubscribed.discard((from_, to))
-        params = {
-            "AccountSid": self.account_sid,
-            "ApiVersion": API_VERSION,
-            "Body": body,
-            "From": from_,
-            "FromCountry": _country(from_),
-            "MessageSid": message.sid,
-            "NumMedia": "0",
-            "NumSegments": str(message.segments),
-            "SmsMessageSid": message.sid,
-            "SmsSid": message.sid,
-            "SmsStatus": "received",
-            "To": to,
-            "ToCountry": _country(to),
-        }
-        answer = await self.post_callback(message.sid, "sms", config.sms_url, "POST", params)
-        return {"sid": message.sid, "answer": answer}
 
     # --- placing calls ----------------------------------------------------------------------
 
@@ -578,9 +427,9 @@ class Network:
             "Caller": call.from_,
             "Direction": call.direction,
             "From": call.from_,
-            "FromCountry": _country(call.from_),
+            "FromCountry": country_of(call.from_),
             "To": call.to,
-            "ToCountry": _country(call.to),
+            "ToCountry": country_of(call.to),
         }
         if call.machine_detection and call.answered_by and not call.async_amd:
             params["AnsweredBy"] = call.answered_by
@@ -669,13 +518,6 @@ class Network:
         raise SimulatorError(400, code, f"Simulated error {code}")
 
     @staticmethod
-    def _text(form: Mapping[str, Any], name: str, code: int, message: str) -> str:
-        value = form.get(name)
-        if not value or not isinstance(value, str):
-            raise SimulatorError(400, code, message)
-        return value
-
-    @staticmethod
     def _int(form: Mapping[str, Any], name: str, default: int) -> int:
         value = form.get(name)
         if value in (None, ""):
@@ -700,13 +542,3 @@ class Network:
                 "international permissions: https://www.twilio.com/console/voice/calls/geo-permissions",
             )
         return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
-
-    def _service_number(self) -> str:
-        return next(iter(self.numbers), "")
-
-
-def _country(number: str) -> str:
-    try:
-        return phonenumbers.region_code_for_number(phonenumbers.parse(number, None)) or ""
-    except phonenumbers.NumberParseException:
-        return ""

@@ -5,9 +5,12 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from email.utils import format_datetime
 from typing import Any
+
+import phonenumbers
 
 from robocall.simulator.personas import Behaviour
 
@@ -180,3 +183,28 @@ class SimMessage:
             "to": self.to,
             "uri": f"{base}.json",
         }
+
+
+@dataclass
+class NumberConfig:
+    """Where the network sends calls and SMS to one of the account's own numbers."""
+
+    voice_url: str | None = None
+    sms_url: str | None = None
+    status_callback: str | None = None
+
+
+def country_of(number: str) -> str:
+    """The ISO country of a phone number ("VN"), or "" if unknown."""
+    try:
+        return phonenumbers.region_code_for_number(phonenumbers.parse(number, None)) or ""
+    except phonenumbers.NumberParseException:
+        return ""
+
+
+def required_text(form: Mapping[str, Any], name: str, code: int, message: str) -> str:
+    """A required form field, or Twilio's error for its absence."""
+    value = form.get(name)
+    if not value or not isinstance(value, str):
+        raise SimulatorError(400, code, message)
+    return value
