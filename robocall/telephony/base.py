@@ -142,6 +142,13 @@ class ProviderRejected(ProviderError):
     """
 
 
+class ProviderUncertain(ProviderError):
+    """The provider did not answer a create and could not be asked whether it happened.
+
+    The resident may have been dialled: do not dial again before `recent_calls_to` says no.
+    """
+
+
 @dataclass(frozen=True)
 class ProviderCall:
     """A call as the provider knows it."""

@@ -30,6 +30,7 @@ from robocall.telephony.base import (
     ProviderMessage,
     ProviderRejected,
     ProviderUnavailable,
+    ProviderUncertain,
 )
 from robocall.telephony.signature import is_valid_signature
 
@@ -59,13 +60,6 @@ _MESSAGE_STATUS = {
     "receiving": MessageStatus.received,
     "received": MessageStatus.received,
 }
-
-
-class ProviderUncertain(ProviderError):
-    """The provider did not answer a create and could not be asked whether the call exists.
-
-    The resident may have been dialled: do not dial again before `recent_calls_to` says no.
-    """
 
 
 def call_status(word: str | None) -> CallStatus:
