@@ -211,6 +211,10 @@ def sms(
     except SimulatorError as exc:
         raise _fail(exc.message) from None
     console.print(f"SMS {result['sid']} delivered to robocall: HTTP {result['answer']}")
+    replies = result["replies"]
+    assert isinstance(replies, list)
+    for reply in replies:
+        console.print(f"reply: {reply}", highlight=False)
     if result["answer"] not in ("200", "204"):
         raise typer.Exit(1)
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import phonenumbers
 
+from robocall.simulator.delivery import WebhookDelivery, WebhookTimeout
 from robocall.simulator.personas import Outcome, Personas
 from robocall.simulator.resources import (
     API_VERSION,
@@ -34,6 +36,7 @@ class Messaging:
     numbers: dict[str, NumberConfig]
     allowed_countries: frozenset[str]
     messages: dict[str, SimMessage]
+    delivery: WebhookDelivery
     requests: list[tuple[str, dict[str, Any]]]
     _attempts: dict[str, int]
     _unsubscribed: set[tuple[str, str]]
@@ -188,9 +191,45 @@ class Messaging:
             "To": to,
             "ToCountry": country_of(to),
         }
-        answer = await self.post_callback(message.sid, "sms", config.sms_url, "POST", params)
-        return {"sid": message.sid, "answer": answer}
+        try:
+            answer = await self.delivery.send("POST", config.sms_url, params)
+        except WebhookTimeout:
+            return {"sid": message.sid, "answer": "timeout", "replies": []}
+        except Exception as exc:  # the app is down or refused the connection
+            return {"sid": message.sid, "answer": f"error ({exc})", "replies": []}
+        replies = _replies(answer.text) if answer.status_code < 300 else []
+        for text in replies:
+            reply = SimMessage(
+                sid=new_sid("SM"),
+                account_sid=self.account_sid,
+                to=from_,
+                from_=to,
+                body=text,
+                direction="outbound-reply",
+                segments=sms_segments(text),
+                status="delivered",
+                date_sent=now(),
+            )
+            self.messages[reply.sid] = reply
+        return {"sid": message.sid, "answer": str(answer.status_code), "replies": replies}
 
     def _service_number(self) -> str:
         """The number a Messaging Service sends from: the account's first."""
         return next(iter(self.numbers), "")
+
+
+def _replies(twiml: str) -> list[str]:
+    """The SMS replies in a messaging TwiML answer (<Message>text</Message>)."""
+    if not twiml.strip():
+        return []
+    try:
+        root = ET.fromstring(twiml.strip())
+    except ET.ParseError:
+        return []
+    replies = []
+    for element in root.iter("Message"):
+        body = element.find("Body")
+        text = (body.text if body is not None else element.text) or ""
+        if text.strip():
+            replies.append(text.strip())
+    return replies

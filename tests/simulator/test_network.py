@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import httpx
+from fastapi import Depends, FastAPI, Response
 from sqlalchemy import select
 
+from robocall.config import get_settings
 from robocall.telephony import service
 from robocall.telephony.base import CallEventKind, CallStatus
 from robocall.telephony.models import Call, CallEvent
+from robocall.web.webhook_auth import signed_form
 from tests.simulator.harness import adapter, running_simulator
 
 RESIDENTS = [f"+8491234567{i}" for i in range(6)]
@@ -132,3 +136,46 @@ def test_a_voice_url_that_times_out_ends_the_call_with_an_application_error(sess
         lines = simulator.network.transcripts.get(sid)
     assert any("11205" in line["text"] for line in lines if line["kind"] == "error")
     assert not [line for line in lines if line["kind"] == "say"]
+
+
+def test_transcripts_and_faults_over_the_simulators_api(session):
+    settings = get_settings()
+    auth = (settings.twilio_account_sid, settings.twilio_auth_token.get_secret_value())
+    with running_simulator() as simulator, httpx.Client(base_url=simulator.url) as http:
+        refused = http.post("/simulator/faults", json={"create_errors": [429]})
+        unknown = http.post("/simulator/faults", json={"gremlins": True}, auth=auth)
+        set_ = http.post("/simulator/faults", json={"create_errors": [500]}, auth=auth)
+        (sid,) = place_all(session, simulator, [RESIDENTS[0]])
+        simulator.wait_idle()
+        transcript = http.get(f"/simulator/calls/{sid}/transcript", auth=auth)
+        missing = http.get(f"/simulator/calls/CA{'0' * 32}/transcript", auth=auth)
+        creates = [name for name, _ in simulator.network.requests if name == "CreateCall"]
+    assert refused.status_code == 401
+    assert unknown.status_code == 400 and "gremlins" in unknown.json()["message"]
+    assert set_.status_code == 200 and set_.json()["create_errors"] == [500]
+    assert len(creates) == 2  # the 500, then the retry
+    assert transcript.status_code == 200
+    assert transcript.json()["lines"][0]["kind"] == "call"
+    assert missing.status_code == 404
+
+
+def test_an_sms_reply_in_twiml_reaches_the_resident():
+    app = FastAPI()
+
+    @app.post("/webhooks/twilio/sms")
+    async def reply(form: dict[str, str] = Depends(signed_form)) -> Response:
+        text = f"<Response><Message>Đã nhận: {form['Body']}</Message></Response>"
+        return Response(content=text, media_type="application/xml")
+
+    with running_simulator(app=app) as simulator:
+        result = simulator.run(
+            simulator.network.inbound_sms(
+                from_=RESIDENTS[0], to=get_settings().hotline_number, body="KHOE"
+            )
+        )
+        replies = [
+            m for m in simulator.network.messages.values() if m.direction == "outbound-reply"
+        ]
+    assert result["answer"] == "200"
+    assert result["replies"] == ["Đã nhận: KHOE"]
+    assert [(m.to, m.body) for m in replies] == [(RESIDENTS[0], "Đã nhận: KHOE")]
