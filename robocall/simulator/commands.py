@@ -148,7 +148,9 @@ def call(
         keys = parse_personas(json.dumps({"numbers": {from_: [{"press": press or None}]}}))
     except ValueError as exc:
         raise _fail(f"--from/--press: {exc}", code=2) from None
-    resident = next(iter(keys.numbers.values()))[0]
+    # The number as the network presents it: E.164, whatever form was typed.
+    caller, behaviours = next(iter(keys.numbers.items()))
+    resident = behaviours[0]
     behaviour = Behaviour(
         Outcome.human,
         press=resident.press,
@@ -165,7 +167,7 @@ def call(
 
     async def run() -> tuple[str, str]:
         try:
-            placed = await network.inbound_call(from_=from_, to=number, behaviour=behaviour)
+            placed = await network.inbound_call(from_=caller, to=number, behaviour=behaviour)
             await asyncio.wait_for(placed.done.wait(), timeout=600)
             await network.idle()
             return placed.sid, placed.status
@@ -182,6 +184,8 @@ def call(
         return
     console.print(f"call {sid}: {status}", highlight=False)
     print(format_transcript(lines))
+    if status != "completed":
+        raise typer.Exit(1)
 
 
 @app.command("sms")

@@ -153,3 +153,15 @@ async def _until(simulator, sid: str, status: str) -> None:
 
     while simulator.network.calls[sid].status != status:
         await asyncio.sleep(0.01)
+
+
+def test_a_timeout_on_sending_an_sms_finds_it_instead_of_sending_again(session):
+    with running_simulator() as simulator:
+        simulator.network.faults.slow_creates = 1
+        simulator.network.faults.slow_create_seconds = 1.5
+        provider = adapter(simulator, request_timeout_seconds=0.5)
+        message = service.send_sms(db_session=session, to=RESIDENT, body="Nhắc", provider=provider)
+        session.commit()
+        simulator.wait_idle()
+        assert creates(simulator, "CreateMessage") == 1
+        assert list(simulator.network.messages) == [message.sid]
