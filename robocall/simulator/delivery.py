@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -122,7 +121,7 @@ class Transcripts:
 
     def __init__(self, redis: Any) -> None:
         self._redis = redis
-        self._started: dict[str, float] = {}
+        self._started: dict[str, dt.datetime] = {}  # each live call's first line
 
     @staticmethod
     def _key(call_sid: str) -> str:
@@ -130,19 +129,28 @@ class Transcripts:
 
     def add(self, call_sid: str, kind: str, text: str, **details: Any) -> None:
         """Append one line: what was said, played, pressed, or which callback got which answer."""
-        started = self._started.setdefault(call_sid, time.monotonic())
+        at = dt.datetime.now(dt.UTC)
+        key = self._key(call_sid)
+        started = self._started.get(call_sid)
+        if started is None:
+            first = self._redis.lindex(key, 0)
+            started = dt.datetime.fromisoformat(json.loads(first)["at"]) if first else at
+            self._started[call_sid] = started
         entry = {
-            "at": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"),
-            "elapsed": round(time.monotonic() - started, 3),  # seconds since the first line
+            "at": at.isoformat(timespec="milliseconds"),
+            "elapsed": round((at - started).total_seconds(), 3),  # seconds since the first line
             "kind": kind,
             "text": text,
             **{k: v for k, v in details.items() if v is not None},
         }
-        key = self._key(call_sid)
         pipe = self._redis.pipeline()
         pipe.rpush(key, json.dumps(entry, ensure_ascii=False))
         pipe.expire(key, TRANSCRIPT_TTL_SECONDS)
         pipe.execute()
+
+    def close(self, call_sid: str) -> None:
+        """The call is over: forget its start time (its lines stay in Redis)."""
+        self._started.pop(call_sid, None)
 
     def get(self, call_sid: str) -> list[dict[str, Any]]:
         """Every line of a call's transcript, in order ([] if unknown)."""

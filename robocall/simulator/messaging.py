@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import xml.etree.ElementTree as ET
+from collections import deque
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -37,7 +38,7 @@ class Messaging:
     allowed_countries: frozenset[str]
     messages: dict[str, SimMessage]
     delivery: WebhookDelivery
-    requests: list[tuple[str, dict[str, Any]]]
+    requests: deque[tuple[str, dict[str, Any]]]
     _attempts: dict[str, int]
     _unsubscribed: set[tuple[str, str]]
 

@@ -7,9 +7,10 @@ All of it runs on one asyncio event loop (the simulator server's, or the CLI's).
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import math
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +23,7 @@ from robocall.simulator.messaging import Messaging
 from robocall.simulator.personas import Behaviour, Outcome, Personas
 from robocall.simulator.resources import (
     API_VERSION,
+    FINAL_MESSAGE_STATUSES,
     NumberConfig,
     SimCall,
     SimMessage,
@@ -36,6 +38,9 @@ from robocall.simulator.resources import (
 log = logging.getLogger(__name__)
 
 CALL_EVENTS = ("initiated", "ringing", "answered", "completed")
+# Ended calls and messages stay fetchable for a day, once there are this many.
+KEEP_AT_MOST = 10_000
+KEEP_ENDED = dt.timedelta(days=1)
 
 
 @dataclass
@@ -91,7 +96,7 @@ class Network(Messaging):
         self.calls: dict[str, SimCall] = {}
         self.messages: dict[str, SimMessage] = {}
         # Every REST request received, as (operation, form): for contract tests.
-        self.requests: list[tuple[str, dict[str, Any]]] = []
+        self.requests: deque[tuple[str, dict[str, Any]]] = deque(maxlen=10_000)
         self.live_calls = 0  # dialled and not yet ended
         self._undialled = 0  # accepted and waiting for the rate or a free slot
         self.peak_live_calls = 0
@@ -185,6 +190,7 @@ class Network(Messaging):
             amd_callback=form.get("AsyncAmdStatusCallback") or None,
             amd_callback_method=(form.get("AsyncAmdStatusCallbackMethod") or "POST").upper(),
         )
+        self._forget_old_calls()
         self.calls[call.sid] = call
         self.transcripts.add(
             call.sid, "call", f"{call.from_} → {call.to}", behaviour=call.behaviour.outcome.value
@@ -413,6 +419,19 @@ class Network(Messaging):
         for url, method, params in reversed(held):
             await self._send_status(call, url, method, params)
         call.done.set()
+        self.transcripts.close(call.sid)
+
+    def _forget_old_calls(self) -> None:
+        """Drop calls and messages that ended long ago: a simulator may run for weeks."""
+        if len(self.calls) + len(self.messages) < KEEP_AT_MOST:
+            return
+        cutoff = now() - KEEP_ENDED
+        for sid, call in list(self.calls.items()):
+            if call.is_final and call.end_time is not None and call.end_time < cutoff:
+                del self.calls[sid]
+        for sid, message in list(self.messages.items()):
+            if message.status in FINAL_MESSAGE_STATUSES and message.date_updated < cutoff:
+                del self.messages[sid]
 
     # --- callbacks --------------------------------------------------------------------------
 
