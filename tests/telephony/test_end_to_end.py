@@ -154,3 +154,18 @@ def test_the_configured_provider_starts_an_in_process_simulator(session, monkeyp
         monkeypatch.undo()
         reset_settings_cache()
         reset_provider()
+
+
+def test_an_sms_to_a_number_no_carrier_serves_fails_with_the_error_code(session):
+    # An old 012x mobile number, retired when Vietnam moved to ten-digit numbers.
+    with running_simulator() as simulator:
+        message = service.send_sms(
+            db_session=session, to="+84123456789", body="Hello", provider=adapter(simulator)
+        )
+        session.commit()
+        simulator.wait_idle()
+    session.expire_all()
+    stored = session.scalar(select(Message).where(Message.sid == message.sid))
+    assert stored is not None
+    assert stored.status is MessageStatus.failed
+    assert stored.error_code == 30006
