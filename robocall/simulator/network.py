@@ -230,11 +230,18 @@ class Network(Messaging):
                 self.spawn(self._ended(call))
             call.interrupt.set()
             return call
+        if form.get("Twiml"):
+            raise SimulatorError(400, 20001, "the simulator follows Url updates only, not Twiml")
         url = form.get("Url")
         if url:
-            call.redirect = (url, (form.get("Method") or "POST").upper())
+            method = (form.get("Method") or "POST").upper()
             self.transcripts.add(call.sid, "api", f"redirect to {url}")
-            call.interrupt.set()
+            if call.status == "in-progress":
+                call.redirect = (url, method)
+                call.interrupt.set()
+            else:
+                # Not answered yet: the new URL is the one fetched on answer.
+                call.url, call.method, call.twiml = url, method, None
         return call
 
     def list_calls(self, filters: Mapping[str, str]) -> list[SimCall]:
@@ -328,6 +335,10 @@ class Network(Messaging):
             await self.finish(call, "completed")
         except CallEnded as ended:
             await self.finish(call, ended.status)
+        except Exception:
+            log.exception("simulated call %s broke down", call.sid)
+            self.transcripts.add(call.sid, "error", "the simulator broke down; see its log")
+            await self.finish(call, "failed")
         finally:
             self.live_calls -= 1
             if self._slots is not None:
@@ -343,6 +354,10 @@ class Network(Messaging):
             await self.finish(call, "completed")
         except CallEnded as ended:
             await self.finish(call, ended.status)
+        except Exception:
+            log.exception("simulated call %s broke down", call.sid)
+            self.transcripts.add(call.sid, "error", "the simulator broke down; see its log")
+            await self.finish(call, "failed")
 
     async def answer(self, call: SimCall) -> None:
         """The resident (or a voicemail) picks up."""

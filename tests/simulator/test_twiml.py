@@ -155,3 +155,34 @@ def test_the_application_can_hang_up_or_reject():
     assert status == "completed"
     _stand_in, lines, status = call_through({"/start": "<Reject/>"}, "default: {answer: 1}")
     assert said(lines, "hangup") == ["rejected by the application"]
+
+
+def test_an_api_redirect_moves_a_live_call_to_new_twiml():
+    import asyncio
+
+    documents = {"/start": '<Say>Xin chờ</Say><Pause length="3000"/>', "/urgent": "<Say>Khẩn</Say>"}
+    stand_in = TwimlApp(documents)
+    with running_simulator(personas="default: {answer: 1}", app=stand_in.app) as simulator:
+        provider = adapter(simulator)
+        placed = provider.place_call(
+            to=RESIDENT,
+            caller_id="+842873001234",
+            answer_url=f"{BASE}/start",
+            status_url=f"{BASE}/status",
+            machine_detection=False,
+            amd_url=None,
+            ring_timeout_seconds=30,
+        )
+
+        async def until_paused() -> None:
+            while not said(simulator.network.transcripts.get(placed.sid), "pause"):
+                await asyncio.sleep(0.01)
+
+        simulator.run(until_paused())
+        provider.client.calls(placed.sid).update(url=f"{BASE}/urgent")
+        simulator.wait_idle()
+        lines = simulator.network.transcripts.get(placed.sid)
+        status = simulator.network.calls[placed.sid].status
+    assert said(lines, "say") == ["Xin chờ", "Khẩn"]
+    assert status == "completed"
+    assert stand_in.posted("/urgent")[0]["CallSid"] == placed.sid
