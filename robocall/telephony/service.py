@@ -140,21 +140,33 @@ def send_sms(
     sent = (provider or get_provider()).send_sms(
         to=to, body=text, status_url=webhook_url(SMS_STATUS_PATH), sender=from_
     )
-    message = db_session.scalar(select(Message).where(Message.sid == sent.sid))
-    if message is None:
-        message = Message(
-            sid=sent.sid,
-            direction=MessageDirection.outbound,
-            to_number=sent.to or to,
-            from_number=sent.from_ or from_,
-            body=text,
-            status=sent.status,
-            segments=sent.segments or sms_segments(text),
-            encoding=SmsEncoding(sms_encoding(text)),
-            error_code=sent.error_code,
-        )
-        db_session.add(message)
-        db_session.flush()
+    # Its first status callback may have arrived (and created the row) before this answer.
+    _insert_ignoring_duplicates(
+        db_session,
+        Message,
+        {
+            "sid": sent.sid,
+            "direction": MessageDirection.outbound,
+            "to_number": sent.to or to,
+            "from_number": sent.from_ or from_,
+            "body": text,
+            "status": sent.status,
+            "segments": sent.segments or sms_segments(text),
+            "encoding": SmsEncoding(sms_encoding(text)),
+            "error_code": sent.error_code,
+            "created_at": utcnow(),
+            "updated_at": utcnow(),
+        },
+        conflict_on="sid",
+    )
+    message = _lock_message(db_session, sent.sid)
+    if not message.body:
+        message.body = text
+        message.encoding = SmsEncoding(sms_encoding(text))
+        message.segments = sent.segments or sms_segments(text)
+    message.to_number = message.to_number or sent.to or to
+    message.from_number = message.from_number or sent.from_ or from_
+    db_session.flush()
     log.info("SMS %s sent to %s", message.sid, mask_phone(to))
     return message
 
@@ -340,13 +352,7 @@ def record_message_event(*, db_session: Session, event: MessageEventData) -> Mes
         },
         conflict_on="sid",
     )
-    message = db_session.scalar(
-        select(Message)
-        .where(Message.sid == event.message_sid)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    assert message is not None
+    message = _lock_message(db_session, event.message_sid)
     if event.status.rank <= message.status.rank:
         return MessageEventOutcome(message=message, applied=False)
     now = utcnow()
@@ -364,6 +370,18 @@ def record_message_event(*, db_session: Session, event: MessageEventData) -> Mes
     for listener in list(_message_listeners):
         listener(db_session, message, event)
     return MessageEventOutcome(message=message, applied=True)
+
+
+def _lock_message(db_session: Session, sid: str) -> Message:
+    """The SMS row for `sid`, locked against concurrent callbacks."""
+    message = db_session.scalar(
+        select(Message)
+        .where(Message.sid == sid)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    assert message is not None
+    return message
 
 
 def record_inbound_sms(*, db_session: Session, event: MessageEventData) -> MessageEventOutcome:
