@@ -59,9 +59,26 @@ class Faults:
     webhook_timeouts: list[str] = field(default_factory=list)
 
     def update(self, values: Mapping[str, Any]) -> None:
+        """Set faults by name; refuse unknown names and values of the wrong kind."""
+        checked: dict[str, Any] = {}
         for name, value in values.items():
             if name not in self.__dataclass_fields__:
                 raise ValueError(f"unknown fault {name!r}")
+            current = getattr(self, name)
+            if isinstance(current, list):
+                ok = isinstance(value, list) and all(
+                    isinstance(v, type(current[0]) if current else (int, str)) for v in value
+                )
+            elif isinstance(current, bool):
+                ok = isinstance(value, bool)
+            elif isinstance(current, float):
+                ok = isinstance(value, int | float) and not isinstance(value, bool) and value >= 0
+            else:
+                ok = isinstance(value, int) and not isinstance(value, bool) and value >= 0
+            if not ok:
+                raise ValueError(f"{name}: {value!r} is not a {type(current).__name__}")
+            checked[name] = value
+        for name, value in checked.items():
             setattr(self, name, value)
 
 

@@ -7,6 +7,7 @@ from fastapi import Depends, FastAPI, Response
 from sqlalchemy import select
 
 from robocall.config import get_settings
+from robocall.simulator.personas import Behaviour, Outcome
 from robocall.telephony import service
 from robocall.telephony.base import CallEventKind, CallStatus
 from robocall.telephony.models import Call, CallEvent
@@ -144,6 +145,7 @@ def test_transcripts_and_faults_over_the_simulators_api(session):
     with running_simulator() as simulator, httpx.Client(base_url=simulator.url) as http:
         refused = http.post("/simulator/faults", json={"create_errors": [429]})
         unknown = http.post("/simulator/faults", json={"gremlins": True}, auth=auth)
+        wrong = http.post("/simulator/faults", json={"create_errors": "429"}, auth=auth)
         set_ = http.post("/simulator/faults", json={"create_errors": [500]}, auth=auth)
         (sid,) = place_all(session, simulator, [RESIDENTS[0]])
         simulator.wait_idle()
@@ -152,6 +154,7 @@ def test_transcripts_and_faults_over_the_simulators_api(session):
         creates = [name for name, _ in simulator.network.requests if name == "CreateCall"]
     assert refused.status_code == 401
     assert unknown.status_code == 400 and "gremlins" in unknown.json()["message"]
+    assert wrong.status_code == 400 and "create_errors" in wrong.json()["message"]
     assert set_.status_code == 200 and set_.json()["create_errors"] == [500]
     assert len(creates) == 2  # the 500, then the retry
     assert transcript.status_code == 200
@@ -179,3 +182,29 @@ def test_an_sms_reply_in_twiml_reaches_the_resident():
     assert result["answer"] == "200"
     assert result["replies"] == ["Đã nhận: KHOE"]
     assert [(m.to, m.body) for m in replies] == [(RESIDENTS[0], "Đã nhận: KHOE")]
+
+
+def test_the_application_can_reject_an_inbound_call_unanswered():
+    app = FastAPI()
+
+    @app.post("/webhooks/twilio/hotline")
+    async def reject(form: dict[str, str] = Depends(signed_form)) -> Response:
+        text = '<Response><Reject reason="busy"/></Response>'
+        return Response(content=text, media_type="application/xml")
+
+    with running_simulator(app=app) as simulator:
+        call = simulator.run(
+            simulator.network.inbound_call(
+                from_=RESIDENTS[0],
+                to=get_settings().hotline_number,
+                behaviour=Behaviour(Outcome.human, press=("1",)),
+            )
+        )
+        simulator.wait_idle()
+        lines = simulator.network.transcripts.get(call.sid)
+    assert call.status == "busy"
+    assert call.start_time is None and call.duration_seconds == 0
+    assert [line["text"] for line in lines if line["kind"] == "callback"] == [
+        "status ringing",
+        "status busy",
+    ]
