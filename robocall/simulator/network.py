@@ -495,7 +495,8 @@ class Network(Messaging):
         self, sid: str, kind: str, url: str, method: str, params: Mapping[str, str]
     ) -> str:
         """Send one callback and note its answer in the transcript; never raises."""
-        detail = params.get("CallStatus") or params.get("MessageStatus") or params.get("AnsweredBy")
+        field = {"amd": "AnsweredBy", "recording": "RecordingStatus", "sms-status": "MessageStatus"}
+        detail = params.get(field.get(kind, "CallStatus"))
         label = f"{kind} {detail}" if detail and kind != "sms" else kind
         try:
             answer = await self.delivery.send(

@@ -87,20 +87,20 @@ def test_texting_robocall_stores_the_sms(session):
     assert message.to_number == get_settings().hotline_number
 
 
-def test_the_simulator_runs_standalone_on_localhost(session, subprocess_env):
+def test_the_simulator_runs_standalone_on_localhost(session, subprocess_env, tmp_path):
     env = dict(subprocess_env, COLUMNS="200", ROBOCALL_SIMULATOR_TIME_FACTOR="0.001")
     process = subprocess.Popen(
         [sys.executable, "-m", "robocall.cli", "simulator", "--port", "0", "--cps", "50"],
         env=env,
         stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stderr=(tmp_path / "stderr.txt").open("w"),
         text=True,
     )
     try:
         assert process.stdout is not None
         first = process.stdout.readline()
         found = re.search(r"listening on (http://127\.0\.0\.1:\d+)", first)
-        assert found, first + (process.stderr.read() if process.poll() is not None else "")
+        assert found, first + (tmp_path / "stderr.txt").read_text()
         settings = get_settings()
         provider = TwilioProvider(
             account_sid=settings.twilio_account_sid,
@@ -115,13 +115,15 @@ def test_the_simulator_runs_standalone_on_localhost(session, subprocess_env):
             time.sleep(0.05)
         # The simulator process delivered every callback to the app, which stored them.
         while time.monotonic() < deadline:
-            # End the read each time: an open SQLite transaction would hold up the callbacks.
+            session.expire_all()
+            stored = session.get(Call, call.id).status
+            # End the read: an open SQLite transaction would hold up the callbacks.
             session.rollback()
-            if session.get(Call, call.id).status is CallStatus.completed:
+            if stored is CallStatus.completed:
                 break
-            session.rollback()
             time.sleep(0.05)
-        assert session.get(Call, call.id).status is CallStatus.completed
+        shown = runner.invoke(app, ["simulator", "transcript", call.sid]).stdout
+        assert stored is CallStatus.completed, shown + (tmp_path / "stderr.txt").read_text()
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(timeout=20)
