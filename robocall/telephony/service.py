@@ -9,6 +9,7 @@ slow work with `enqueue_after_commit`).
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -240,7 +241,9 @@ def _changes(call: Call, event: CallEventData) -> dict[str, Any]:
                 if event.error_code is not None:
                     changes["error_code"] = event.error_code
                 if event.status is CallStatus.completed and call.answered_at is None:
-                    changes["answered_at"] = now
+                    # `in-progress` never came (or comes later): the talk time says when.
+                    talk = dt.timedelta(seconds=event.duration_seconds or 0)
+                    changes["answered_at"] = now - talk
         if event.answered_by is not None and call.answered_by is None:
             changes["answered_by"] = event.answered_by
     elif event.kind is CallEventKind.amd and event.answered_by is not None:

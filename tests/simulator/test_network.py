@@ -96,6 +96,8 @@ def test_duplicate_and_out_of_order_callbacks_leave_the_right_final_state(sessio
     assert call is not None
     assert call.status is CallStatus.completed
     assert call.duration_seconds is not None
+    assert call.answered_at is not None and call.ended_at is not None
+    assert call.answered_at <= call.ended_at
     events = session.scalars(
         select(CallEvent).where(CallEvent.kind == CallEventKind.status).order_by(CallEvent.id)
     ).all()
