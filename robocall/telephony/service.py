@@ -32,6 +32,7 @@ from robocall.telephony.base import (
     CallStatus,
     MessageEventData,
     MessageStatus,
+    ProviderCall,
     TelephonyProvider,
 )
 from robocall.telephony.models import Call, CallEvent
@@ -170,6 +171,33 @@ def send_sms(
     db_session.flush()
     log.info("SMS %s sent to %s", message.sid, mask_phone(to))
     return message
+
+
+def recent_calls_to(
+    *, to: str, since: dt.datetime, provider: TelephonyProvider | None = None
+) -> list[ProviderCall]:
+    """The provider's calls to `to` since `since`, newest first (after ProviderUncertain)."""
+    return (provider or get_provider()).recent_calls_to(to=to, since=since)
+
+
+def refresh_call(
+    *, db_session: Session, call_sid: str, provider: TelephonyProvider | None = None
+) -> Call:
+    """Bring a call up to date from the provider, for when its callbacks were lost."""
+    current = (provider or get_provider()).fetch_call(call_sid=call_sid)
+    event = CallEventData(
+        call_sid=current.sid,
+        kind=CallEventKind.status,
+        status=current.status,
+        answered_by=current.answered_by,
+        direction=current.direction,
+        to=current.to,
+        from_=current.from_,
+        duration_seconds=current.duration_seconds,
+        occurred_at=current.ended_at or current.started_at,
+        fields={"CallSid": current.sid, "Source": "fetched from the provider"},
+    )
+    return record_call_event(db_session=db_session, event=event).call
 
 
 # --- call callbacks ------------------------------------------------------------------------

@@ -3,7 +3,7 @@ arrives signed and is stored."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from robocall.config import reset_settings_cache
 from robocall.simulator.embedded import embedded_simulator, stop_embedded_simulator
@@ -169,3 +169,32 @@ def test_an_sms_to_a_number_no_carrier_serves_fails_with_the_error_code(session)
     assert stored is not None
     assert stored.status is MessageStatus.failed
     assert stored.error_code == 30006
+
+
+def test_a_call_whose_callbacks_were_lost_is_brought_up_to_date(session):
+    with running_simulator(personas=PERSONAS) as simulator:
+        provider = adapter(simulator)
+        placed = provider.place_call(
+            to=RESIDENT,
+            caller_id="+842873001234",
+            answer_url=service.webhook_url(service.VOICE_PATH),
+            status_url="https://robocall.test/webhooks/twilio/lost",  # answers 404
+            machine_detection=False,
+            amd_url=None,
+            ring_timeout_seconds=30,
+        )
+        simulator.wait_idle()
+        assert service.get_call(db_session=session, call_sid=placed.sid) is None
+        call = service.refresh_call(db_session=session, call_sid=placed.sid, provider=provider)
+        session.commit()
+        # Refreshing again changes nothing and stores nothing new.
+        service.refresh_call(db_session=session, call_sid=placed.sid, provider=provider)
+        session.commit()
+        recent = service.recent_calls_to(
+            to=RESIDENT, since=placed.created_at or call.created_at, provider=provider
+        )
+    assert call.status is CallStatus.completed
+    assert call.duration_seconds is not None and call.duration_seconds > 0
+    assert call.answered_at is not None
+    assert session.scalar(select(func.count()).select_from(CallEvent)) == 1
+    assert [c.sid for c in recent] == [placed.sid]
