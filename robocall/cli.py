@@ -249,6 +249,10 @@ def show_config() -> None:
 
 # --- filled in by the domain issues ------------------------------------------------------
 
+from robocall.simulator.commands import app as simulator_app  # noqa: E402
+
+app.add_typer(simulator_app, name="simulator")
+
 
 def _not_built(what: str, issue: int) -> typer.Exit:
     return fail(f"{what} is not built yet (issue {issue})", code=2)
@@ -258,7 +262,6 @@ app.command("import")(import_lists)
 app.add_typer(contacts_app, name="contacts")
 
 for _name, _help, _issue in (
-    ("simulator", "The Twilio-compatible simulated phone network.", 4),
     ("campaign", "Campaigns: create, start, pause, resume, cancel, status, results.", 6),
     ("reports", "Hotline and call reports.", 5),
     ("export", "Exports for officials.", 7),

@@ -37,6 +37,21 @@ class Settings(BaseSettings):
     # Base of the simulator's REST API when it runs as its own process; unset: in-process.
     simulator_url: str | None = None
     caller_id: str = "+842873001234"
+    # SMS sender (a Twilio number or alphanumeric sender ID); unset: the caller ID.
+    sms_sender: str | None = None
+    # Provider requests: seconds before giving up on one HTTP request to the provider.
+    telephony_request_timeout: float = 15.0
+    # Tries of a create (call or SMS) refused with 429/5xx before giving up for now, and the
+    # first wait between them in seconds (doubled each time).
+    telephony_create_tries: int = 3
+    telephony_retry_backoff: float = 1.0
+    # The simulator: calls started per second (Twilio's default CPS is 1), calls live at once,
+    # and a factor applied to every ring/talk/pause time (0.01 = a hundred times faster).
+    simulator_cps: float = 1.0
+    simulator_max_concurrent: int = 20
+    simulator_time_factor: float = 1.0
+    # Residents' behaviours (YAML); unset: the default mix.
+    simulator_personas: Path | None = None
     hotline_number: str = "+842873009999"
     # The https address the provider reaches; webhook signatures are checked against it.
     public_url: str = "http://127.0.0.1:8000"

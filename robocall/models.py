@@ -2,7 +2,20 @@
 
 from robocall.contacts.models import Contact, OptOut
 from robocall.importers.models import ImportBatch
+from robocall.sms.models import Message
+from robocall.telephony.models import Call, CallEvent
 from robocall.units.models import Unit
 from robocall.users.models import ApiToken, AuditEntry, User
 
-__all__ = ["ApiToken", "AuditEntry", "Contact", "ImportBatch", "OptOut", "Unit", "User"]
+__all__ = [
+    "ApiToken",
+    "AuditEntry",
+    "Call",
+    "CallEvent",
+    "Contact",
+    "ImportBatch",
+    "Message",
+    "OptOut",
+    "Unit",
+    "User",
+]

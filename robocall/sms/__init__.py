@@ -1,1 +1,1 @@
-"""SMS: encoding and segments, templates, messages, inbound keywords."""
+"""SMS: encoding and segments, templates, messages to and from residents, keywords."""

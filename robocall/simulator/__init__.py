@@ -1,0 +1,1 @@
+"""A Twilio-compatible simulated phone network: REST subset, residents following TwiML."""

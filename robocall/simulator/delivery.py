@@ -1,0 +1,168 @@
+"""Webhook requests from the simulated network to robocall, signed as Twilio signs them,
+and the transcript every simulated call keeps.
+
+The network calls the URLs robocall gave it (answer URL, status callback, Gather action, ...).
+Those are public addresses (ROBOCALL_PUBLIC_URL); the simulator signs the public URL and
+delivers the request to the app: in-process through ASGI, or to `--app-url` over HTTP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode, urljoin, urlsplit
+
+import httpx
+
+from robocall.telephony.signature import compute_signature
+
+# Twilio waits this long for a webhook answer (seconds).
+WEBHOOK_TIMEOUT_SECONDS = 15.0
+
+# Transcripts outlive the simulated call for a week (seconds).
+TRANSCRIPT_TTL_SECONDS = 7 * 24 * 3600
+
+
+class WebhookTimeout(Exception):
+    """The app did not answer in time."""
+
+
+@dataclass(frozen=True)
+class WebhookAnswer:
+    status_code: int
+    text: str
+    content_type: str
+
+
+class WebhookDelivery:
+    """Sends signed webhook requests to robocall (in-process app, `app_url`, or the URL)."""
+
+    def __init__(
+        self,
+        *,
+        auth_token: str,
+        app: Any = None,
+        app_url: str | None = None,
+        timeout_seconds: float = WEBHOOK_TIMEOUT_SECONDS,
+    ) -> None:
+        self._auth_token = auth_token
+        self._app = app
+        self._app_url = app_url.rstrip("/") if app_url else None
+        self._timeout = timeout_seconds
+        self._client: httpx.AsyncClient | None = None
+
+    def _http(self) -> httpx.AsyncClient:
+        if self._client is None:
+            if self._app is not None:
+                transport = httpx.ASGITransport(app=self._app)
+                self._client = httpx.AsyncClient(transport=transport, base_url="http://app")
+            else:
+                self._client = httpx.AsyncClient()
+        return self._client
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    async def send(
+        self, method: str, url: str, params: Mapping[str, str], *, force_timeout: bool = False
+    ) -> WebhookAnswer:
+        """Request `url` as Twilio would: signed, form-encoded (POST) or in the query (GET)."""
+        method = method.upper()
+        if method == "GET":
+            separator = "&" if "?" in url else "?"
+            signed_url = f"{url}{separator}{urlencode(params)}" if params else url
+            signature = compute_signature(self._auth_token, signed_url, {})
+            body: dict[str, str] | None = None
+        else:
+            signed_url = url
+            signature = compute_signature(self._auth_token, url, params)
+            body = dict(params)
+        headers = {
+            "X-Twilio-Signature": signature,
+            "User-Agent": "TwilioProxy/1.1",
+            "Accept": "*/*",
+        }
+        target = self._target(signed_url)
+        request = self._http().request(method, target, data=body, headers=headers)
+        try:
+            response = await asyncio.wait_for(request, timeout=self._timeout)
+        except (TimeoutError, httpx.TimeoutException) as exc:
+            raise WebhookTimeout(f"no answer within {self._timeout:g} s") from exc
+        if force_timeout:
+            # The app did the work, but too late for the network: its answer is lost.
+            raise WebhookTimeout(f"no answer within {self._timeout:g} s (fault)")
+        return WebhookAnswer(
+            response.status_code, response.text, response.headers.get("content-type", "")
+        )
+
+    def _target(self, url: str) -> str:
+        parts = urlsplit(url)
+        path = parts.path + (f"?{parts.query}" if parts.query else "")
+        if self._app is not None:
+            return path
+        if self._app_url:
+            return self._app_url + path
+        return url
+
+
+def absolute_url(base: str, url: str) -> str:
+    """A TwiML URL (maybe relative) resolved against the document it appeared in."""
+    return urljoin(base, url)
+
+
+class Transcripts:
+    """Per-call transcripts in Redis, so any process (CLI, API) can read them."""
+
+    def __init__(self, redis: Any) -> None:
+        self._redis = redis
+        self._started: dict[str, dt.datetime] = {}  # each live call's first line
+
+    @staticmethod
+    def _key(call_sid: str) -> str:
+        return f"robocall:simulator:transcript:{call_sid}"
+
+    def add(self, call_sid: str, kind: str, text: str, **details: Any) -> None:
+        """Append one line: what was said, played, pressed, or which callback got which answer."""
+        at = dt.datetime.now(dt.UTC)
+        key = self._key(call_sid)
+        started = self._started.get(call_sid)
+        if started is None:
+            first = self._redis.lindex(key, 0)
+            started = dt.datetime.fromisoformat(json.loads(first)["at"]) if first else at
+            self._started[call_sid] = started
+        entry = {
+            "at": at.isoformat(timespec="milliseconds"),
+            "elapsed": round((at - started).total_seconds(), 3),  # seconds since the first line
+            "kind": kind,
+            "text": text,
+            **{k: v for k, v in details.items() if v is not None},
+        }
+        pipe = self._redis.pipeline()
+        pipe.rpush(key, json.dumps(entry, ensure_ascii=False))
+        pipe.expire(key, TRANSCRIPT_TTL_SECONDS)
+        pipe.execute()
+
+    def close(self, call_sid: str) -> None:
+        """The call is over: forget its start time (its lines stay in Redis)."""
+        self._started.pop(call_sid, None)
+
+    def get(self, call_sid: str) -> list[dict[str, Any]]:
+        """Every line of a call's transcript, in order ([] if unknown)."""
+        return [json.loads(raw) for raw in self._redis.lrange(self._key(call_sid), 0, -1)]
+
+
+def format_transcript(lines: list[dict[str, Any]]) -> str:
+    """A transcript as text, one line per entry."""
+    out = []
+    for line in lines:
+        extra = ""
+        if "answer" in line:
+            extra = f"  → {line['answer']}"
+        out.append(f"{line['elapsed']:8.2f}s  {line['kind']:<9} {line['text']}{extra}")
+    return "\n".join(out)
