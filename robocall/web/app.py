@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
+from robocall.ivr.routes import router as ivr_router
 from robocall.workers.health import check_health
 
 
@@ -20,4 +21,5 @@ def create_app() -> FastAPI:
             status_code=200 if ok else 503,
         )
 
+    app.include_router(ivr_router)
     return app
