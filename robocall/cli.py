@@ -262,7 +262,6 @@ for _name, _help, _issue in (
     ("contacts", "Contacts: list and look up.", 3),
     ("simulator", "The Twilio-compatible simulated phone network.", 4),
     ("campaign", "Campaigns: create, start, pause, resume, cancel, status, results.", 6),
-    ("reports", "Hotline and call reports.", 5),
     ("export", "Exports for officials.", 7),
     ("users", "Users, roles and units.", 7),
 ):
@@ -273,6 +272,13 @@ for _name, _help, _issue in (
 
     _group.callback(invoke_without_command=True)(_placeholder)
     app.add_typer(_group, name=_name)
+
+
+from robocall.hotline.commands import reports_app  # noqa: E402
+from robocall.ivr.commands import flows_app  # noqa: E402
+
+app.add_typer(reports_app, name="reports")
+app.add_typer(flows_app, name="flows")
 
 
 def main() -> None:

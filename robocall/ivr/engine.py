@@ -467,6 +467,8 @@ class _Step:
             self.wait_at(node, before=[self.message(why)])
             return
         self.state["values"].setdefault(node.name, None)
+        if node.default is None:
+            self.state["outcome"] = "no_input"
         self.leave(node.default, before=[] if node.default else [self.message("goodbye")])
 
     def leave(self, target: str | None, *, before: list[str] | None = None) -> None:
