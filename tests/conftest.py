@@ -83,6 +83,10 @@ def _empty_tables(eng: Engine) -> None:
                 conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
         else:
             for table in tables:
+                # ON DELETE RESTRICT is checked row by row in SQLite: unlink a tree (units) first.
+                for fk in table.foreign_keys:
+                    if fk.column.table is table and fk.parent.nullable:
+                        conn.execute(table.update().values({fk.parent.name: None}))
                 conn.execute(table.delete())
 
 

@@ -69,7 +69,7 @@ def _check_variables(flow: Flow) -> list[Problem]:
         if node.text is not None:
             check(node.text.variables, node.text.line, where)
         for case in node.cases:
-            check(case.variables, case.line, where)
+            check(case.variables, case.when_line, where)
         if node.values:
             check(node.value_variables, node.key_lines.get("values", node.line), where)
     if flow.title is not None:

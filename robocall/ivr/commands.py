@@ -99,6 +99,8 @@ def ask_command(
         )
     console.print(table)
     if match is None:
-        console.print(f"below the threshold {faq.threshold}: the hotline says it did not understand")
+        console.print(
+            f"below the threshold {faq.threshold}: the hotline says it did not understand"
+        )
     else:
         console.print(match.question.answer("vi"))

@@ -123,8 +123,9 @@ class Choice:
 class Case:
     when: str
     next: str
-    line: int
+    line: int  # of `next:`
     variables: frozenset[str] = frozenset()
+    when_line: int = 0
 
 
 @dataclass
@@ -534,7 +535,13 @@ def _parse_branch(p: _Parser, node: Node, raw: LineDict, where: str) -> None:
             continue
         variables = p.expression_variables(item["when"], item.line_of("when"), where)
         node.cases.append(
-            Case(item["when"], target, item.line_of("next"), variables or frozenset())
+            Case(
+                item["when"],
+                target,
+                item.line_of("next"),
+                variables or frozenset(),
+                item.line_of("when"),
+            )
         )
     if node.default is None:
         p.problem(raw.line, f"{where}: a branch needs `default:` for when no case holds")

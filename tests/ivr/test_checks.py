@@ -75,8 +75,8 @@ def test_unreachable_node(content_root: Path):
     path = _edit(
         content_root,
         "f1_tracing.yaml",
-        "      - when: household_names and household_names | length > 1\n        next: confirm_household\n",
-        "      - when: household_names and household_names | length > 1\n        next: confirm_person\n",
+        "        next: confirm_household\n",
+        "        next: confirm_person\n",
     )
     line = line_of(path, "  confirm_household:")
     assert (
@@ -101,7 +101,8 @@ def test_undefined_variable_in_a_condition(content_root: Path):
     line = line_of(path, "spo2 < nguong")
     assert any(
         p.startswith(
-            f"ivr_flows/f0_daily_checkin.yaml:{line}: node 'check_spo2': undefined variable(s) nguong"
+            f"ivr_flows/f0_daily_checkin.yaml:{line}: "
+            "node 'check_spo2': undefined variable(s) nguong"
         )
         for p in _problems(content_root)
     )
@@ -112,7 +113,8 @@ def test_duplicate_key(content_root: Path):
         content_root,
         "hotline.yaml",
         '      "0": {value: message, next: message_record, say: [lời nhắn, nhắn]}\n',
-        '      "0": {value: message, next: message_record, say: [lời nhắn, nhắn]}\n      "1": {value: again, next: main_menu}\n',
+        '      "0": {value: message, next: message_record, say: [lời nhắn, nhắn]}\n'
+        '      "1": {value: again, next: main_menu}\n',
     )
     first = line_of(path, '"1": {value: symptoms')
     second = line_of(path, '"1": {value: again')
@@ -162,7 +164,8 @@ def test_faq_menu_must_name_existing_questions(content_root: Path):
     path = _edit(content_root, "hotline.yaml", '"5": bluezone_install', '"5": bluezone_setup')
     line = line_of(path, "bluezone_setup")
     assert (
-        f"ivr_flows/hotline.yaml:{line}: node 'faq_question': no question 'bluezone_setup' in faq.yaml"
+        f"ivr_flows/hotline.yaml:{line}: "
+        "node 'faq_question': no question 'bluezone_setup' in faq.yaml"
     ) in _problems(content_root)
 
 
