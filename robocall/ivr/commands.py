@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -26,7 +26,7 @@ def list_command(as_json: Annotated[bool, typer.Option("--json")] = False) -> No
     from robocall.ivr.library import get_library
 
     library = get_library()
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "flow": flow.name,
             "direction": flow.direction,
