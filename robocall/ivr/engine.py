@@ -361,7 +361,8 @@ class _Step:
     def handle_optout_confirmation(self, node: Node, given: CallInput) -> None:
         answer = given.digits.strip() or _yes_no_from_speech(given.speech)
         if answer == "1":
-            self.answers.append(Answer(node.name, "optout_confirm", "1", given.speech, "opt_out"))
+            question = self.message("optout_confirm")
+            self.answers.append(Answer(node.name, question, "1", given.speech or None, "opt_out"))
             self.effects.append(Effect("opt_out", {"phone": self.situation.caller_phone}))
             self.say(self.message("optout_done"))
             self.state["outcome"] = "opted_out"

@@ -110,7 +110,10 @@ def answer_call(
     if existing is not None:
         # The provider re-sent the answer webhook: say the same again.
         return existing.last_twiml or _ended(library)
-    phone = form.get("To" if direction == CallDirection.outbound else "From", "")
+    phone_field = "To" if direction == CallDirection.outbound else "From"
+    phone = form.get(phone_field, "")
+    if not phone:
+        raise MissingField(phone_field)
     try:
         flow = library.flow(flow_name)
     except FlowNotAvailable as exc:

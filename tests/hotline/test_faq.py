@@ -55,3 +55,12 @@ def test_synonyms_bring_loan_words_to_the_faq_words():
     faq = bundled_library().faq
     assert faq.words("đăng ký tiêm vaccine") == ["đăng", "ký", "tiêm", "vắc", "xin"]
     assert faq.match("đăng ký tiêm vaccine ở đâu").question.id == "vaccination_register"
+
+
+def test_free_text_sms_questions_get_the_same_answers():
+    from robocall.hotline.answers import answer_question
+
+    answer = answer_question(text="cho hoi tai bluezone o dau")
+    assert answer is not None and answer.question_id == "bluezone_install"
+    assert "CH Play" in answer.answer
+    assert answer_question(text="xe buýt số 8 chạy mấy giờ") is None
