@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -129,6 +130,9 @@ def load_folder(folder: Path) -> Library:
 
 _lock = threading.Lock()
 _cache: dict[Path, tuple[tuple[tuple[str, float], ...], Library]] = {}
+_checked: dict[Path, float] = {}  # when each folder's files were last looked at (monotonic s)
+# Edits are picked up within this many seconds; looking on every request costs a stat per file.
+RECHECK_SECONDS = 2.0
 
 
 def _fingerprint(folder: Path) -> tuple[tuple[str, float], ...]:
@@ -141,9 +145,14 @@ def _fingerprint(folder: Path) -> tuple[tuple[str, float], ...]:
 def get_library(folder: Path | None = None) -> Library:
     """The library of the configured content folder, reloaded when a file changes."""
     folder = (folder or get_settings().content_dir / FOLDER).resolve()
-    fingerprint = _fingerprint(folder)
+    now = time.monotonic()
     with _lock:
         cached = _cache.get(folder)
+        if cached is not None and now - _checked.get(folder, 0.0) < RECHECK_SECONDS:
+            return cached[1]
+    fingerprint = _fingerprint(folder)
+    with _lock:
+        _checked[folder] = now
         if cached is not None and cached[0] == fingerprint:
             return cached[1]
     library = load_folder(folder)

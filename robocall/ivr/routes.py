@@ -6,20 +6,39 @@ call's session row and its answers, and answers with TwiML from the database sta
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Response
 from sqlalchemy.orm import Session
 
+from robocall.db import get_engine, session_scope
 from robocall.ivr import service
 from robocall.ivr.models import CallDirection
-from robocall.web.deps import db_session
 from robocall.web.webhook_auth import signed_form
 
 router = APIRouter(prefix="/webhooks/twilio", tags=["webhooks"])
 
 SignedForm = Annotated[dict[str, str], Depends(signed_form)]
-Database = Annotated[Session, Depends(db_session)]
+
+# SQLite has one writer at a time, and a waiting writer sleeps in growing steps (up to 100 ms)
+# before it tries again: under a burst of calls that sleeping, not the work, sets the pace.
+# The webhooks of this process therefore queue on a lock for the embedded database;
+# PostgreSQL needs no such thing (the call's row lock orders steps of the same call).
+_sqlite_writer = threading.Lock()
+
+
+@contextmanager
+def _unit_of_work() -> Iterator[Session]:
+    """The request's transaction, committed before the answer is sent."""
+    if get_engine().dialect.name == "sqlite":
+        with _sqlite_writer, session_scope() as session:
+            yield session
+    else:
+        with session_scope() as session:
+            yield session
 
 
 def _twiml(document: str) -> Response:
@@ -33,15 +52,14 @@ def _missing(exc: service.MissingField) -> HTTPException:
 @router.post("/voice")
 def outbound_answered(
     form: SignedForm,
-    database: Database,
     flow: Annotated[str, Query(description="The flow to run, e.g. f1_tracing.")],
     contact: Annotated[int | None, Query(description="The contact being called.")] = None,
     attempt: Annotated[int | None, Query(description="The campaign attempt.")] = None,
 ) -> Response:
     """An outbound call was answered: the first TwiML of its flow."""
     try:
-        return _twiml(
-            service.answer_call(
+        with _unit_of_work() as database:
+            document = service.answer_call(
                 db_session=database,
                 form=form,
                 direction=CallDirection.outbound,
@@ -49,7 +67,7 @@ def outbound_answered(
                 contact_id=contact,
                 attempt_id=attempt,
             )
-        )
+        return _twiml(document)
     except service.MissingField as exc:
         raise _missing(exc) from None
 
@@ -57,12 +75,13 @@ def outbound_answered(
 @router.post("/gather")
 def caller_answered(
     form: SignedForm,
-    database: Database,
     step: Annotated[int | None, Query(description="The step the question belonged to.")] = None,
 ) -> Response:
     """The caller answered a question (keys, speech, recording or transfer result)."""
     try:
-        return _twiml(service.take_step(db_session=database, form=form, step=step))
+        with _unit_of_work() as database:
+            document = service.take_step(db_session=database, form=form, step=step)
+        return _twiml(document)
     except service.MissingField as exc:
         raise _missing(exc) from None
 
@@ -70,25 +89,27 @@ def caller_answered(
 @router.post("/hotline")
 def hotline_called(
     form: SignedForm,
-    database: Database,
     flow: Annotated[str, Query(description="The inbound flow.")] = service.HOTLINE_FLOW,
 ) -> Response:
     """Someone called the hotline: greet them and open the menu."""
     try:
-        return _twiml(
-            service.answer_call(
+        with _unit_of_work() as database:
+            document = service.answer_call(
                 db_session=database, form=form, direction=CallDirection.inbound, flow_name=flow
             )
-        )
+        return _twiml(document)
     except service.MissingField as exc:
         raise _missing(exc) from None
 
 
 @router.post("/hotline/status", status_code=204)
-def hotline_call_status(form: SignedForm, database: Database) -> Response:
+def hotline_call_status(form: SignedForm) -> Response:
     """The hotline call's status changed; a caller who hung up keeps what they said."""
     call_sid = form.get("CallSid")
     if not call_sid:
         raise HTTPException(status_code=400, detail="form field CallSid is required")
-    service.end_call(db_session=database, call_sid=call_sid, call_status=form.get("CallStatus", ""))
+    with _unit_of_work() as database:
+        service.end_call(
+            db_session=database, call_sid=call_sid, call_status=form.get("CallStatus", "")
+        )
     return Response(status_code=204)

@@ -65,8 +65,12 @@ def set_contact_lookups(*, by_phone: ContactByPhone | None, by_id: ContactById |
 
 
 def register_effect_handler(kind: str, handler: EffectHandler) -> None:
-    """Run `handler` for each effect of `kind` (opt_out and mark_wrong_number belong to the
-    contacts and campaigns domains), in the webhook's transaction."""
+    """Run `handler` for each effect of `kind`, in the webhook's transaction.
+
+    opt_out and mark_wrong_number belong to the contacts and campaigns domains, send_sms to
+    the SMS domain: a registered handler replaces the built-in fallback (log / outbox job).
+    Reports and escalation are always recorded here; handlers for them run in addition.
+    """
     if kind not in engine.EFFECT_KINDS:
         raise ValueError(f"unknown effect {kind!r}")
     _effect_handlers.setdefault(kind, []).append(handler)
@@ -289,22 +293,26 @@ def _apply_effects(
             record_report(
                 db_session=db_session, source=_source(call), data=effect.data, roster=library.duty
             )
-        elif effect.kind == "send_sms":
+        handlers = _effect_handlers.get(effect.kind, [])
+        for handler in handlers:
+            handler(db_session, call, effect)
+        if handlers:
+            continue
+        # Until the SMS and contacts domains register their handlers:
+        if effect.kind == "send_sms" and effect.data.get("to") and effect.data.get("body"):
             from robocall.hotline.tasks import send_resident_sms
 
-            if effect.data.get("to") and effect.data.get("body"):
-                enqueue_after_commit(
-                    db_session,
-                    send_resident_sms,
-                    effect.data["to"],
-                    effect.data["body"],
-                    queue="sms",
-                    rq_options={"retry": Retry(max=5, interval=[10, 30, 60, 300, 900])},
-                )
+            enqueue_after_commit(
+                db_session,
+                send_resident_sms,
+                effect.data["to"],
+                effect.data["body"],
+                queue="sms",
+                rq_options={"retry": Retry(max=5, interval=[10, 30, 60, 300, 900])},
+            )
         elif effect.kind in ("opt_out", "mark_wrong_number"):
+            # Kept on the call session (outcome) for the campaign to read.
             log.info("call %s: %s for %s", call.id, effect.kind, mask_phone(call.phone))
-        for handler in _effect_handlers.get(effect.kind, []):
-            handler(db_session, call, effect)
 
 
 def _ended(library: Library, message: str = "goodbye") -> str:

@@ -162,3 +162,20 @@ def test_hotline_hang_up_midway_keeps_a_partial_report(client, session):
     assert len(session.scalars(select(HotlineReport)).all()) == 1
     stored = session.scalar(select(CallSession).where(CallSession.call_sid == "CA0009"))
     assert stored.status == CallSessionStatus.finished and stored.outcome == "hung_up"
+
+
+def test_bluezone_link_is_texted_by_a_job_after_the_call_step(client, session):
+    from robocall.hotline import notify
+    from robocall.workers.processes import make_worker
+    from robocall.workers.queues import get_queue
+
+    call = WebhookCall(client, "CA0010", caller="+84903334444").answer_outbound("bluezone_guide")
+    call.press("1")
+    assert notify.outbox_messages() == []  # nothing is sent while answering the webhook
+    call.press("1")
+    assert call.finished and "đã gửi tin nhắn" in call.heard[-1]
+    assert get_queue("sms").count == 1
+    make_worker(["sms"]).work(burst=True)
+    (message,) = notify.outbox_messages()
+    assert message["to"] == "+84903334444"
+    assert "https://www.bluezone.gov.vn" in message["body"]
