@@ -13,6 +13,7 @@ from typing import Any
 
 from rq import Retry
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, object_session
 
 from robocall.config import get_settings
@@ -81,7 +82,7 @@ def clear_effect_handlers(kind: str) -> None:
     _effect_handlers.pop(kind, None)
 
 
-def duty_for_call(call: CallSession, roster: DutyRoster) -> DutyEntry:
+def _duty_for_call(call: CallSession, roster: DutyRoster) -> DutyEntry:
     """The duty entry for the caller's unit."""
     session = object_session(call)
     assert session is not None, "a call session must be attached to a database session"
@@ -137,8 +138,13 @@ def answer_call(
         state={},
         status=CallSessionStatus.active,
     )
-    db_session.add(call)
-    db_session.flush()
+    try:
+        # A savepoint: the same answer webhook delivered twice at once opens one session.
+        with db_session.begin_nested():
+            db_session.add(call)
+    except IntegrityError:
+        existing = get_call(db_session=db_session, call_sid=call_sid)
+        return existing.last_twiml if existing is not None else _ended(library)
     language = str(call.context.get("language") or "vi")
     result = engine.start(flow, situation=_situation_for(call, library), language=language)
     _store(db_session, call, flow, result, library)
@@ -214,7 +220,7 @@ def end_call(*, db_session: Session, call_sid: str, call_status: str) -> CallSes
 
 def _situation_for(call: CallSession, library: Library) -> Situation:
     settings = get_settings()
-    duty = duty_for_call(call, library.duty)
+    duty = _duty_for_call(call, library.duty)
     return Situation(
         context=dict(call.context or {}),
         now=utcnow(),
