@@ -17,7 +17,8 @@ from robocall.config import get_settings
 from robocall.hotline.duty import EMPTY_ROSTER, DutyRoster, parse_duty_roster
 from robocall.hotline.faq import Faq, parse_faq
 from robocall.ivr.checks import check_flow
-from robocall.ivr.flow import Flow, Text, parse_conventions, parse_flow
+from robocall.ivr.flow import Flow, Text
+from robocall.ivr.parser import parse_conventions, parse_flow
 from robocall.kit.yamlfile import LineDict, Problem, load
 
 FILE_KINDS = ("flow", "conventions", "faq", "duty_roster")
