@@ -34,9 +34,12 @@ BARE_TWIML = (
 PUBLIC_URL = "https://robocall.bench"
 
 
-def _environment(var_dir: Path) -> None:
+def _environment(var_dir: Path, database_url: str | None = None) -> None:
     os.environ["ROBOCALL_VAR_DIR"] = str(var_dir)
-    os.environ.pop("ROBOCALL_DATABASE_URL", None)
+    if database_url:
+        os.environ["ROBOCALL_DATABASE_URL"] = database_url
+    else:
+        os.environ.pop("ROBOCALL_DATABASE_URL", None)
     os.environ["ROBOCALL_PUBLIC_URL"] = PUBLIC_URL
     os.environ["ROBOCALL_LOG_LEVEL"] = "WARNING"
 
@@ -56,10 +59,10 @@ def bench_app() -> Any:
     return app
 
 
-def _serve(sock: socket.socket, var_dir: str) -> None:
+def _serve(sock: socket.socket, var_dir: str, database_url: str | None) -> None:
     import uvicorn
 
-    _environment(Path(var_dir))
+    _environment(Path(var_dir), database_url)
     config = uvicorn.Config(bench_app(), log_level="warning", access_log=False, lifespan="off")
     uvicorn.Server(config).run(sockets=[sock])
 
@@ -200,10 +203,14 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=200)
     parser.add_argument("--rate", type=float, default=200.0)
     parser.add_argument("--paced-seconds", type=float, default=5.0)
+    parser.add_argument("--workers", type=int, default=1, help="server processes")
+    parser.add_argument(
+        "--database-url", help="an empty database to use instead of the embedded SQLite"
+    )
     options = parser.parse_args()
 
     var_dir = Path(tempfile.mkdtemp(prefix="robocall-bench-"))
-    _environment(var_dir)
+    _environment(var_dir, options.database_url)
     paced_count = int(options.rate * options.paced_seconds)
     sids = prepare_calls(options.requests + paced_count)
     saturation_sids, paced_sids = sids[: options.requests], sids[options.requests :]
@@ -214,10 +221,14 @@ def main() -> None:
     sock.bind(("127.0.0.1", 0))
     sock.listen(2048)
     port = sock.getsockname()[1]
-    server = multiprocessing.get_context("spawn").Process(
-        target=_serve, args=(sock, str(var_dir)), daemon=True
-    )
-    server.start()
+    servers = [
+        multiprocessing.get_context("spawn").Process(
+            target=_serve, args=(sock, str(var_dir), options.database_url), daemon=True
+        )
+        for _ in range(options.workers)
+    ]
+    for server in servers:
+        server.start()
     _wait_until_up(f"http://127.0.0.1:{port}")
 
     def bare(count: int) -> list[Any]:
@@ -253,12 +264,15 @@ def main() -> None:
             "paced": asyncio.run(paced(port, statuses(paced_sids), options.rate)),
         }
     finally:
-        server.terminate()
-        server.join(5)
+        for server in servers:
+            server.terminate()
+            server.join(5)
     bare_rps = results["bare TwiML endpoint"]["saturation"]["rps"]
+    database = "PostgreSQL" if options.database_url else "SQLite (embedded)"
     print(
         f"{options.requests} requests, {options.concurrency} in flight; paced at "
-        f"{options.rate:g}/s for {options.paced_seconds:g}s; one uvicorn worker, SQLite"
+        f"{options.rate:g}/s for {options.paced_seconds:g}s; {options.workers} uvicorn "
+        f"worker(s), {database}"
     )
     print(
         "| endpoint | req/s (saturated) | vs bare | p50 ms | p99 ms | p50 ms @rate | p99 ms @rate |"
