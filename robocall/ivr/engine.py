@@ -193,6 +193,19 @@ class _Step:
     def say(self, text: str) -> None:
         self.out.say(text, voice=self.voice, language=self.say_language)
 
+    def audio_of(self, node: Node) -> str | None:
+        """The recording to play for this node in the caller's language, if any."""
+        if not node.audio:
+            return None
+        return node.audio.get(self.language, node.audio["vi"])
+
+    def say_or_play(self, node: Node) -> None:
+        audio = self.audio_of(node)
+        if audio:
+            self.out.play(audio)
+        else:
+            self.say(self.render(node.text))
+
     def action(self) -> str:
         separator = "&" if "?" in self.situation.action_url else "?"
         return f"{self.situation.action_url}{separator}step={self.state['step']}"
@@ -225,9 +238,9 @@ class _Step:
     def run_node(self, node: Node) -> str | None:
         kind = node.kind
         if kind == "say":
-            self.say(self.render(node.text))
+            self.say_or_play(node)
         elif kind == "play":
-            self.out.play(node.audio.get(self.language, node.audio["vi"]))
+            self.out.play(self.audio_of(node) or "")
         elif kind == "set":
             scope = self.variables()
             for key, source in node.values.items():
@@ -262,8 +275,8 @@ class _Step:
             self.effects.append(Effect("opt_out", {"phone": self.situation.caller_phone}))
             self.state["outcome"] = "opted_out"
         elif kind == "hangup":
-            if node.text:
-                self.say(self.render(node.text))
+            if node.text or node.audio:
+                self.say_or_play(node)
             self.finish("completed")
             return None
         elif kind in ("ask", "record", "transfer"):
@@ -305,7 +318,7 @@ class _Step:
             )
             return
         self.state["waiting"] = "question"
-        prompts.append((self.render(node.text), None))
+        prompts.append((self.render(node.text), self.audio_of(node)))
         if node.input == "faq" and self.situation.faq is not None:
             for key, question_id in sorted(node.faq_menu.items()):
                 question = self.situation.faq.by_id(question_id)

@@ -114,9 +114,10 @@ def _target(p: _Parser, raw: LineDict, key: str, where: str) -> str | None:
 
 _COMMON_KEYS = {"kind", "text", "next"}
 _KIND_KEYS: dict[str, set[str]] = {
-    "say": set(),
+    "say": {"audio"},
     "play": {"audio"},
     "ask": {
+        "audio",
         "input",
         "choices",
         "yes",
@@ -142,7 +143,7 @@ _KIND_KEYS: dict[str, set[str]] = {
     "transfer": {"to", "timeout", "fallback"},
     "sms": {"template"},
     "optout": set(),
-    "hangup": set(),
+    "hangup": {"audio"},
 }
 
 
@@ -169,7 +170,9 @@ def _parse_node(p: _Parser, name: str, raw: Any, line: int) -> Node | None:
         p.problem(raw.line, f"{where}: a {kind} node needs `text:`")
     node.next = _target(p, raw, "next", where)
     node.default = _target(p, raw, "default", where)
-    if kind == "play":
+    # A recording of the text, played instead of the synthesised voice (the text stays as
+    # the transcript staff read and the question stored with each answer).
+    if "audio" in raw or kind == "play":
         audio = raw.get("audio")
         if isinstance(audio, str):
             node.audio = {"vi": audio}
@@ -177,7 +180,7 @@ def _parse_node(p: _Parser, name: str, raw: Any, line: int) -> Node | None:
             node.audio = {k: str(v) for k, v in audio.items() if k in LANGUAGES}
         else:
             p.problem(raw.line_of("audio"), f"{where}: `audio:` needs a URL (or vi:/en: URLs)")
-    elif kind == "ask":
+    if kind == "ask":
         _parse_ask(p, node, raw, where)
     elif kind == "record":
         node.max_seconds = _int(p, raw, "max_seconds", 60, 5, 600)

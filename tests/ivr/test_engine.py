@@ -299,3 +299,29 @@ def test_a_recording_with_nothing_said_is_asked_again():
     call.send(CallInput(recording_url="https://rec.example/empty", recording_seconds=0))
     assert call.waiting_at == "message_record"
     assert call.state["recordings"] == []
+
+
+def test_a_recorded_audio_file_may_replace_the_synthesised_voice(tmp_path):
+    import shutil
+
+    from robocall.ivr.library import load_folder
+    from tests.ivr.driver import FLOWS
+
+    shutil.copytree(FLOWS, tmp_path / "ivr_flows")
+    path = tmp_path / "ivr_flows" / "f1_tracing.yaml"
+    text = path.read_text(encoding="utf-8").replace(
+        "    symptom: fever\n",
+        "    symptom: fever\n    audio: {vi: 'https://audio.example/sot.mp3'}\n",
+    )
+    path.write_text(text, encoding="utf-8")
+    library = load_folder(tmp_path / "ivr_flows")
+    assert library.problems == []
+    call = EngineCall("f1_tracing", library=library).start().press("1")
+    gather = ET.fromstring(call.twiml).find("Gather")
+    assert gather is not None
+    assert gather.findtext("Play") == "https://audio.example/sot.mp3"
+    # The question is still stored as its text for staff.
+    call.press("2")
+    assert [a.question for a in call.answers if a.node == "fever"] == [
+        "Mấy ngày nay anh chị có bị sốt không?"
+    ]
