@@ -28,17 +28,17 @@ SignedForm = Annotated[dict[str, str], Depends(signed_form)]
 # The webhooks of this process therefore queue on a lock for the embedded database;
 # PostgreSQL needs no such thing (the call's row lock orders steps of the same call).
 _sqlite_writer = threading.Lock()
+# On PostgreSQL, more transactions at once than the server has cores only adds switching
+# between its backends; webhook threads beyond this wait their turn here.
+_database_slots = threading.BoundedSemaphore(8)
 
 
 @contextmanager
 def _unit_of_work() -> Iterator[Session]:
     """The request's transaction, committed before the answer is sent."""
-    if get_engine().dialect.name == "sqlite":
-        with _sqlite_writer, session_scope() as session:
-            yield session
-    else:
-        with session_scope() as session:
-            yield session
+    gate = _sqlite_writer if get_engine().dialect.name == "sqlite" else _database_slots
+    with gate, session_scope() as session:
+        yield session
 
 
 def _twiml(document: str) -> Response:
