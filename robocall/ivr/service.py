@@ -23,7 +23,6 @@ from robocall.hotline.models import ReportChannel
 from robocall.hotline.service import ReportSource, duty_for_unit, record_report
 from robocall.ivr import engine
 from robocall.ivr.engine import CallInput, Effect, Situation, StepResult
-from robocall.ivr.flow import Flow
 from robocall.ivr.library import FlowNotAvailable, Library, get_library
 from robocall.ivr.models import CallAnswer, CallDirection, CallSession, CallSessionStatus
 from robocall.ivr.twiml import hangup_document
@@ -89,6 +88,14 @@ def _duty_for_call(call: CallSession, roster: DutyRoster) -> DutyEntry:
     return duty_for_unit(db_session=session, unit_id=call.unit_id, roster=roster)
 
 
+class MissingField(ValueError):
+    """A webhook post lacks a field the provider always sends."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"missing form field {name}")
+        self.field = name
+
+
 def get_call(*, db_session: Session, call_sid: str, lock: bool = False) -> CallSession | None:
     """The session of a call by the provider's CallSid."""
     query = select(CallSession).where(CallSession.call_sid == call_sid)
@@ -147,16 +154,8 @@ def answer_call(
         return existing.last_twiml if existing is not None else _ended(library)
     language = str(call.context.get("language") or "vi")
     result = engine.start(flow, situation=_situation_for(call, library), language=language)
-    _store(db_session, call, flow, result, library)
+    _store(db_session, call, result, library)
     return result.twiml
-
-
-class MissingField(ValueError):
-    """A webhook post lacks a field the provider always sends."""
-
-    def __init__(self, name: str) -> None:
-        super().__init__(f"missing form field {name}")
-        self.field = name
 
 
 def take_step(*, db_session: Session, form: Mapping[str, str], step: int | None) -> str:
@@ -193,7 +192,7 @@ def take_step(*, db_session: Session, form: Mapping[str, str], step: int | None)
         dial_status=form.get("DialCallStatus", ""),
     )
     result = engine.advance(flow, call.state, given, situation=_situation_for(call, library))
-    _store(db_session, call, flow, result, library)
+    _store(db_session, call, result, library)
     return result.twiml
 
 
@@ -247,9 +246,7 @@ def _who(
     return None
 
 
-def _store(
-    db_session: Session, call: CallSession, flow: Flow, result: StepResult, library: Library
-) -> None:
+def _store(db_session: Session, call: CallSession, result: StepResult, library: Library) -> None:
     now = utcnow()
     call.state = result.state
     call.step = int(result.state.get("step", 0))
