@@ -179,3 +179,20 @@ def test_bluezone_link_is_texted_by_a_job_after_the_call_step(client, session):
     (message,) = notify.outbox_messages()
     assert message["to"] == "+84903334444"
     assert "https://www.bluezone.gov.vn" in message["body"]
+
+
+def test_f0_checkin_through_the_webhooks_files_an_urgent_report_with_the_readings(client, session):
+    from robocall.hotline.models import ReportNotification
+
+    call = WebhookCall(client, "CA0011", caller="+84905556666").answer_outbound("f0_daily_checkin")
+    call.press("1", "451")  # 45.1 °C cannot be right: the question is asked again
+    assert "không có trong lựa chọn" in call.heard[-1]
+    call.press("388", "93", "2", "2", "2")
+    assert call.finished
+    report = session.scalar(select(HotlineReport))
+    assert report.channel == ReportChannel.outbound_call
+    assert report.temperature == 38.8 and report.spo2 == 93
+    assert report.urgent and report.urgent_reasons == ["low_spo2"]
+    assert len(session.scalars(select(ReportNotification)).all()) == 1  # default duty number
+    wrong = [a for a in _answers(session, "CA0011") if a.node == "temperature" and a.value == ""]
+    assert [a.key for a in wrong] == ["451"]
