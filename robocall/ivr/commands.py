@@ -70,15 +70,17 @@ def show_command(
     for node in flow.nodes.values():
         console.print(f"\n[bold cyan]{node.name}[/bold cyan] [dim]{node.kind}[/dim]")
         if node.text is not None:
-            console.print("  " + " ".join(node.text.for_language(language).split()))
+            text = " ".join(node.text.for_language(language).split())
+            console.print("  " + text, markup=False, highlight=False)
         for choice in node.choices.values():
-            console.print(f"  [{choice.key}] {choice.value} → {choice.next}")
+            line = f"  [{choice.key}] {choice.value} → {choice.next}"
+            console.print(line, markup=False, highlight=False)
         for case in node.cases:
-            console.print(f"  if {case.when} → {case.next}")
+            console.print(f"  if {case.when} → {case.next}", markup=False, highlight=False)
         for attr in ("next", "default", "fallback", "not_understood"):
             target = getattr(node, attr)
             if target:
-                console.print(f"  {attr} → {target}")
+                console.print(f"  {attr} → {target}", markup=False, highlight=False)
 
 
 @flows_app.command("ask")
