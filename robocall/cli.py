@@ -263,7 +263,6 @@ app.add_typer(contacts_app, name="contacts")
 
 for _name, _help, _issue in (
     ("campaign", "Campaigns: create, start, pause, resume, cancel, status, results.", 6),
-    ("reports", "Hotline and call reports.", 5),
     ("export", "Exports for officials.", 7),
 ):
     _group = typer.Typer(help=_help)
@@ -278,6 +277,11 @@ for _name, _help, _issue in (
 from robocall.users.commands import app as users_app  # noqa: E402
 
 app.add_typer(users_app, name="users")
+from robocall.hotline.commands import reports_app  # noqa: E402
+from robocall.ivr.commands import flows_app  # noqa: E402
+
+app.add_typer(reports_app, name="reports")
+app.add_typer(flows_app, name="flows")
 
 
 def main() -> None:

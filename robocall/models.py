@@ -1,7 +1,9 @@
 """Every model, imported so that the metadata is complete (Alembic, tests)."""
 
 from robocall.contacts.models import Contact, OptOut
+from robocall.hotline.models import HotlineReport, ReportNotification
 from robocall.importers.models import ImportBatch
+from robocall.ivr.models import CallAnswer, CallSession
 from robocall.sms.models import Message
 from robocall.telephony.models import Call, CallEvent
 from robocall.units.models import Unit
@@ -11,11 +13,15 @@ __all__ = [
     "ApiToken",
     "AuditEntry",
     "Call",
+    "CallAnswer",
     "CallEvent",
+    "CallSession",
     "Contact",
+    "HotlineReport",
     "ImportBatch",
     "Message",
     "OptOut",
+    "ReportNotification",
     "Unit",
     "User",
 ]

@@ -13,8 +13,8 @@ from starlette.middleware.sessions import SessionMiddleware
 from robocall.config import get_settings
 from robocall.contacts.routes import router as contacts_router
 from robocall.importers.routes import router as imports_router
+from robocall.ivr.routes import router as ivr_router
 from robocall.telephony import routes as telephony_routes
-from robocall.telephony import voice as telephony_voice
 from robocall.web import auth_routes
 from robocall.web.auth import LoginRequired
 from robocall.workers.health import check_health
@@ -53,5 +53,5 @@ def create_app() -> FastAPI:
     app.include_router(imports_router)
     app.include_router(contacts_router)
     app.include_router(telephony_routes.router)
-    app.include_router(telephony_voice.router)
+    app.include_router(ivr_router)
     return app

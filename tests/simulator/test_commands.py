@@ -32,12 +32,8 @@ def test_calling_robocall_prints_the_transcript_and_stores_the_call(session):
             "call",
             "--from",
             RESIDENT,
-            "--to",
-            get_settings().caller_id,
-            "--voice-path",
-            "/webhooks/twilio/voice",
             "--press",
-            "3",
+            "1 2",
             "--json",
         ],
     )
@@ -45,8 +41,10 @@ def test_calling_robocall_prints_the_transcript_and_stores_the_call(session):
     printed = json.loads(result.stdout)
     assert printed["status"] == "completed"
     texts = [(line["kind"], line["text"]) for line in printed["lines"]]
-    assert ("press", "3") in texts
-    assert ("say", "Cảm ơn. Tạm biệt.") in texts
+    assert ("press", "1") in texts and ("press", "2") in texts
+    said = [text for kind, text in texts if kind == "say"]
+    assert said[0].startswith("Trung tâm Y tế quận xin chào. Đây là đường dây nóng")
+    assert said[-1].startswith("Cảm ơn anh chị, chúng tôi đã ghi nhận.")
     call = session.scalar(select(Call).where(Call.sid == printed["call_sid"]))
     assert call is not None
     assert call.direction is CallDirection.inbound
@@ -55,7 +53,7 @@ def test_calling_robocall_prints_the_transcript_and_stores_the_call(session):
 
     shown = runner.invoke(app, ["simulator", "transcript", printed["call_sid"]])
     assert shown.exit_code == 0
-    assert "press     3" in shown.stdout
+    assert "press     1" in shown.stdout
     assert "callback  status completed  → 204" in shown.stdout
 
 

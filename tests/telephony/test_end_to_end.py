@@ -26,7 +26,11 @@ numbers:
 def test_a_call_runs_its_whole_life_and_every_callback_is_stored(session):
     with running_simulator(personas=PERSONAS) as simulator:
         call = service.place_call(
-            db_session=session, to=RESIDENT, provider=adapter(simulator), ring_timeout_seconds=30
+            db_session=session,
+            to=RESIDENT,
+            provider=adapter(simulator),
+            ring_timeout_seconds=30,
+            answer_url=service.webhook_url(service.VOICE_PATH, {"flow": "f1_tracing"}),
         )
         session.commit()
         sid = call.sid
@@ -58,11 +62,12 @@ def test_a_call_runs_its_whole_life_and_every_callback_is_stored(session):
     callbacks = [line for line in lines if line["kind"] == "callback"]
     assert len(callbacks) == 5
     assert {line["answer"] for line in callbacks} == {"204"}
-    # The resident heard the greeting, pressed 2, and heard the goodbye.
+    # The resident heard the greeting, pressed 2 (wrong number), and heard the apology.
     kinds = [(line["kind"], line["text"]) for line in lines]
     assert ("press", "2") in kinds
     said = [text for kind, text in kinds if kind == "say"]
-    assert said[0].startswith("Xin chào") and said[-1] == "Cảm ơn. Tạm biệt."
+    assert said[0].startswith("Xin chào. Đây là cuộc gọi tự động của Trung tâm Y tế")
+    assert said[-1].startswith("Xin lỗi đã làm phiền anh chị.")
 
 
 def test_unanswered_and_voicemail_calls_end_as_the_resident_behaved(session):

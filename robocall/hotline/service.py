@@ -1,0 +1,270 @@
+"""Reports and declarations: record, escalate to the duty numbers, list, acknowledge, close."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from jinja2.sandbox import SandboxedEnvironment
+from rq import Retry
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from robocall.db import utcnow
+from robocall.hotline.duty import DutyEntry, DutyRoster
+from robocall.hotline.models import (
+    HotlineReport,
+    NotificationStatus,
+    ReportChannel,
+    ReportKind,
+    ReportNotification,
+    ReportStatus,
+)
+from robocall.kit.masking import mask_phone
+from robocall.units.models import Unit
+from robocall.units.service import descendant_ids, get_by_code
+from robocall.workers.queues import enqueue_after_commit
+
+log = logging.getLogger(__name__)
+
+# Seconds between tries of an alert SMS: quick at first, then every 5 minutes for an hour.
+ALERT_RETRY_INTERVALS = [5, 15, 30, 60, 120] + [300] * 12
+_ALERT_ENV = SandboxedEnvironment(autoescape=False)
+
+
+class ReportNotFound(LookupError):
+    """No report with that id."""
+
+
+class UnknownUnit(LookupError):
+    """No unit with that code."""
+
+
+@dataclass(frozen=True)
+class ReportSource:
+    """Where a report comes from and whom it concerns."""
+
+    channel: ReportChannel
+    phone: str
+    contact_id: int | None = None
+    unit_id: int | None = None
+    call_session_id: int | None = None
+    name: str | None = None  # the contact's name, for the duty alert
+
+
+def record_report(
+    *, db_session: Session, source: ReportSource, data: dict[str, Any], roster: DutyRoster
+) -> HotlineReport:
+    """Create or update the report of a call (one per call) from what the caller answered."""
+    report = None
+    if source.call_session_id is not None:
+        report = db_session.scalar(
+            select(HotlineReport).where(HotlineReport.call_session_id == source.call_session_id)
+        )
+    if report is None:
+        report = HotlineReport(
+            channel=source.channel,
+            phone=source.phone,
+            contact_id=source.contact_id,
+            unit_id=source.unit_id,
+            call_session_id=source.call_session_id,
+            kind=ReportKind(data.get("kind", "symptoms")),
+            urgent=False,
+            urgent_reasons=[],
+            status=ReportStatus.new,
+        )
+        db_session.add(report)
+    elif data.get("kind") and not data.get("partial"):
+        report.kind = ReportKind(data["kind"])
+    report.symptoms = list(data.get("symptoms", []))
+    report.temperature = data.get("temperature")
+    report.spo2 = data.get("spo2")
+    report.answers = dict(data.get("answers", {}))
+    report.recording_urls = list(data.get("recordings", []))
+    if data.get("message"):
+        report.message = str(data["message"])
+    report.complete = not data.get("partial", False)
+    db_session.flush()
+    if data.get("urgent"):
+        escalate_report(
+            db_session=db_session,
+            report=report,
+            reasons=list(data.get("urgent_reasons", [])),
+            roster=roster,
+            name=source.name,
+        )
+    return report
+
+
+def unit_codes_upwards(*, db_session: Session, unit_id: int | None) -> list[str]:
+    """The unit's code and its parents' codes, nearest first."""
+    codes: list[str] = []
+    seen: set[int] = set()
+    while unit_id is not None and unit_id not in seen:
+        seen.add(unit_id)
+        unit = db_session.get(Unit, unit_id)
+        if unit is None:
+            break
+        codes.append(unit.code)
+        unit_id = unit.parent_id
+    return codes
+
+
+def duty_for_unit(*, db_session: Session, unit_id: int | None, roster: DutyRoster) -> DutyEntry:
+    """The duty entry that covers a unit (its own, a parent's, or the default)."""
+    return roster.for_units(unit_codes_upwards(db_session=db_session, unit_id=unit_id))
+
+
+def alert_text(*, report: HotlineReport, roster: DutyRoster, name: str | None) -> str:
+    """The SMS the duty numbers receive about an urgent report."""
+    temperature = f"{report.temperature:g}°C" if report.temperature is not None else ""
+    return " ".join(
+        _ALERT_ENV.from_string(roster.alert)
+        .render(
+            report_id=report.id,
+            phone=report.phone,
+            name=name or "",
+            symptoms=", ".join(roster.name_of(s) for s in report.symptoms),
+            reasons=", ".join(roster.name_of(r) for r in report.urgent_reasons),
+            temperature=temperature,
+            spo2=f"SpO2 {report.spo2}%" if report.spo2 is not None else "",
+            channel=roster.name_of(report.channel.value),
+        )
+        .split()
+    )
+
+
+def escalate_report(
+    *,
+    db_session: Session,
+    report: HotlineReport,
+    reasons: list[str],
+    roster: DutyRoster,
+    name: str | None = None,
+) -> list[ReportNotification]:
+    """Mark a report urgent and queue one SMS per duty number (once per report)."""
+    for reason in reasons:
+        if reason and reason not in report.urgent_reasons:
+            report.urgent_reasons = [*report.urgent_reasons, reason]
+    if report.urgent:
+        return []
+    report.urgent = True
+    db_session.flush()
+    entry = duty_for_unit(db_session=db_session, unit_id=report.unit_id, roster=roster)
+    if not entry.sms:
+        log.warning("urgent report %s: no duty number configured for its unit", report.id)
+    body = alert_text(report=report, roster=roster, name=name)
+    created: list[ReportNotification] = []
+    for phone in entry.sms:
+        notification = ReportNotification(report_id=report.id, to=phone, body=body)
+        db_session.add(notification)
+        created.append(notification)
+    db_session.flush()
+    from robocall.hotline.tasks import send_report_notification
+
+    for notification in created:
+        enqueue_after_commit(
+            db_session,
+            send_report_notification,
+            notification.id,
+            queue="sms",
+            rq_options={
+                "retry": Retry(max=len(ALERT_RETRY_INTERVALS), interval=ALERT_RETRY_INTERVALS)
+            },
+        )
+    log.info("report %s urgent; %d duty alert(s) queued", report.id, len(created))
+    return created
+
+
+def deliver_notification(*, db_session: Session, notification_id: int, send: Any) -> bool:
+    """Send one queued alert with `send(to, body)`; True once it is sent (again: no-op)."""
+    notification = db_session.get(ReportNotification, notification_id, with_for_update=True)
+    if notification is None or notification.status == NotificationStatus.sent:
+        return True
+    notification.tries += 1
+    try:
+        notification.provider_id = send(notification.to, notification.body)
+    except Exception as exc:
+        notification.error = f"{type(exc).__name__}: {exc}"[:500]
+        if notification.tries > len(ALERT_RETRY_INTERVALS):
+            notification.status = NotificationStatus.failed
+        log.warning(
+            "alert %s to %s failed (try %d): %s",
+            notification.id,
+            mask_phone(notification.to),
+            notification.tries,
+            notification.error,
+        )
+        return False
+    notification.status = NotificationStatus.sent
+    notification.sent_at = utcnow()
+    notification.error = None
+    return True
+
+
+def list_reports(
+    *, db_session: Session, urgent_only: bool = False, unit_code: str | None = None
+) -> list[HotlineReport]:
+    """Reports, urgent ones first, newest first within each."""
+    query = select(HotlineReport)
+    if urgent_only:
+        query = query.where(HotlineReport.urgent.is_(True))
+    if unit_code is not None:
+        unit = get_by_code(db_session=db_session, code=unit_code)
+        if unit is None:
+            raise UnknownUnit(f"no unit with code {unit_code!r}")
+        units = descendant_ids(db_session=db_session, unit_id=unit.id)
+        query = query.where(HotlineReport.unit_id.in_(units))
+    query = query.order_by(
+        HotlineReport.urgent.desc(), HotlineReport.created_at.desc(), HotlineReport.id.desc()
+    )
+    return list(db_session.scalars(query))
+
+
+def set_report_status(
+    *, db_session: Session, report_id: int, status: ReportStatus, by: str
+) -> HotlineReport:
+    """Acknowledge or close a report, noting who and when."""
+    report = db_session.get(HotlineReport, report_id)
+    if report is None:
+        raise ReportNotFound(f"no report #{report_id}")
+    now = utcnow()
+    if status == ReportStatus.acknowledged and report.status == ReportStatus.new:
+        report.status, report.acknowledged_by, report.acknowledged_at = status, by, now
+    elif status == ReportStatus.closed and report.status != ReportStatus.closed:
+        if report.acknowledged_at is None:
+            report.acknowledged_by, report.acknowledged_at = by, now
+        report.status, report.closed_by, report.closed_at = status, by, now
+    return report
+
+
+def report_as_dict(report: HotlineReport) -> dict[str, Any]:
+    """A report as the JSON that `robocall reports list --json` prints."""
+    return {
+        "id": report.id,
+        "channel": report.channel.value,
+        "kind": report.kind.value,
+        "phone": report.phone,
+        "contact_id": report.contact_id,
+        "unit_id": report.unit_id,
+        "symptoms": list(report.symptoms),
+        "temperature": report.temperature,
+        "spo2": report.spo2,
+        "urgent": report.urgent,
+        "urgent_reasons": list(report.urgent_reasons),
+        "complete": report.complete,
+        "status": report.status.value,
+        "created_at": report.created_at.isoformat(),
+        "answers": dict(report.answers),
+        "recording_urls": list(report.recording_urls),
+        "message": report.message,
+        "acknowledged_by": report.acknowledged_by,
+        "acknowledged_at": report.acknowledged_at.isoformat() if report.acknowledged_at else None,
+        "closed_by": report.closed_by,
+        "closed_at": report.closed_at.isoformat() if report.closed_at else None,
+        "notifications": [
+            {"to": n.to, "status": n.status.value, "sent_at": n.sent_at and n.sent_at.isoformat()}
+            for n in report.notifications
+        ],
+    }
