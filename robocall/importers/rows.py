@@ -178,12 +178,14 @@ def read_sheet_rows(sheet: Sheet, layout: Layout, ctx: RowContext) -> SheetRows:
             if value is not None and value != "":
                 cells.append((col, value, parse_phone_cell(value)))
         numbers = []
-        for col, _value, parsed in cells:
+        for col, value, parsed in cells:
             if parsed.phone is not None:
                 numbers.append(parsed.phone)
                 numbers.extend(parsed.alt_phones)
                 for piece in parsed.invalid:
                     warn(row_no, col, piece, message("invalid_alt_phone"))
+                    # The cell as written stays with the contact.
+                    extra[labels.get(col, "phone")] = _raw(value)
                     warned = True
         if numbers:
             first = numbers[0]
