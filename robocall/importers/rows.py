@@ -75,6 +75,21 @@ def _cached(ctx: RowContext, kind: str, value: Any, parse: Callable[[Any], Any])
     return hit
 
 
+def _fill_vertical_merges(sheet: Sheet, data_start: int) -> None:
+    """A commune merged down over its rows belongs to each of them; headings across are left."""
+    for (top, left), (bottom, right) in sheet.merged:
+        if top < data_start or bottom <= top or top >= len(sheet.rows):
+            continue
+        source = sheet.rows[top]
+        for r in range(top + 1, min(bottom, len(sheet.rows) - 1) + 1):
+            row = sheet.rows[r]
+            for c in range(left, min(right, len(source) - 1) + 1):
+                while len(row) <= c:
+                    row.append(None)
+                if row[c] is None or row[c] == "":
+                    row[c] = source[c]
+
+
 def _present(value: Any) -> bool:
     """Not an empty cell (None, or only white space)."""
     if value is None:
@@ -109,6 +124,7 @@ def read_sheet_rows(sheet: Sheet, layout: Layout, ctx: RowContext) -> SheetRows:
     ]
     birth_plan = [(name, fields[name], sex) for name, sex in _BIRTH_FIELDS if name in fields]
     footer_text = message("footer")
+    _fill_vertical_merges(sheet, layout.data_start)
 
     def warn(row_no: int, column: int, value: Any, text: str) -> None:
         label = labels.get(column) or f"Cột {column_letter(column)}"
