@@ -9,7 +9,13 @@ from typing import Any
 
 from robocall.contacts.models import Classification, Sex
 from robocall.contacts.phones import PhoneCell, parse_phone_cell
-from robocall.importers.layout import Layout, column_letter, is_footer_row, is_footer_text
+from robocall.importers.layout import (
+    Layout,
+    column_letter,
+    is_column_number_row,
+    is_footer_row,
+    is_footer_text,
+)
 from robocall.importers.messages import message
 from robocall.importers.reading import Sheet
 from robocall.importers.values import (
@@ -124,6 +130,8 @@ def read_sheet_rows(sheet: Sheet, layout: Layout, ctx: RowContext) -> SheetRows:
     ]
     birth_plan = [(name, fields[name], sex) for name, sex in _BIRTH_FIELDS if name in fields]
     footer_text = message("footer")
+    # Lists pasted together repeat their header and column-number rows.
+    name_header = labels.get(name_col, "").casefold()
     _fill_vertical_merges(sheet, layout.data_start)
 
     def warn(row_no: int, column: int, value: Any, text: str) -> None:
@@ -152,6 +160,12 @@ def read_sheet_rows(sheet: Sheet, layout: Layout, ctx: RowContext) -> SheetRows:
         if ended or (is_footer_text(name) if name else is_footer_row(row, name_col)):
             ended = True
             out.outcomes.append((row_no, "skipped", footer_text))
+            continue
+        if name and name.casefold() == name_header:
+            out.outcomes.append((row_no, "skipped", message("repeated_header")))
+            continue
+        if name and (name[0] == "(" or name.isdigit()) and is_column_number_row(row):
+            out.outcomes.append((row_no, "skipped", message("column_numbers")))
             continue
         out.rows += 1
         if not name:

@@ -69,3 +69,16 @@ def test_an_invalid_extra_number_is_warned_and_kept_as_written(session):
     assert contact["extra"] == {"SĐT": "0912345678 / 12345 (bố)"}
     assert contact["notes"] == "về từ Lào"
     assert contact["unit"] is None
+
+
+def test_lists_pasted_together_do_not_make_contacts_of_their_headers(session):
+    content = (
+        "STT;Họ và tên;SĐT\r\n(1);(2);(3)\r\n1;Vi Văn Hải;0914000001\r\n"
+        "STT;Họ và tên;SĐT\r\n(1);(2);(3)\r\n1;Vi Thị Hằng;0914000002\r\n"
+    ).encode()
+    with session_scope() as scoped:
+        result = import_file(db_session=scoped, content=content, file_name="pasted.csv")
+    assert (result.rows, result.created) == (2, 2)
+    assert [c["name"] for c in contacts_by_row().values()] == ["Vi Văn Hải", "Vi Thị Hằng"]
+    statuses = {row: status for _, row, status, _ in result.row_outcomes}
+    assert statuses == {3: "warning", 4: "skipped", 5: "skipped", 6: "warning"}
