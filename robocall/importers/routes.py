@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, HTTPException, UploadFile
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from robocall.config import get_settings
 from robocall.importers.reading import ImportRefused
@@ -46,14 +48,18 @@ async def create_import(
     """Import one file as contacts (whole or nothing); 422 with the reason when refused."""
     content = await _read_limited(file)
     try:
-        result = import_file(
-            db_session=session,
-            content=content,
-            file_name=file.filename or "upload",
-            unit_code=unit or None,
-            classification=classification or None,
-            dry_run=dry_run,
-            imported_by="api",
+        # Seconds of work for a large list: off the event loop, in the request's session.
+        result = await run_in_threadpool(
+            partial(
+                import_file,
+                db_session=session,
+                content=content,
+                file_name=file.filename or "upload",
+                unit_code=unit or None,
+                classification=classification or None,
+                dry_run=dry_run,
+                imported_by="api",
+            )
         )
     except ImportRefused as exc:
         raise HTTPException(422, detail=str(exc)) from None
