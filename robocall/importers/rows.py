@@ -101,7 +101,9 @@ def _present(value: Any) -> bool:
     if value is None:
         return False
     if isinstance(value, str):
-        return bool(value) and not value.isspace() and cell_text(value) is not None
+        if not value or value.isspace():
+            return False
+        return cell_text(value) is not None if "\u200b" in value or "\ufeff" in value else True
     return True
 
 
@@ -130,6 +132,7 @@ def read_sheet_rows(sheet: Sheet, layout: Layout, ctx: RowContext) -> SheetRows:
     ]
     birth_plan = [(name, fields[name], sex) for name, sex in _BIRTH_FIELDS if name in fields]
     footer_text = message("footer")
+    text_cache: dict[str, str | None] = {}
     # Lists pasted together repeat their header and column-number rows.
     name_header = labels.get(name_col, "").casefold()
     _fill_vertical_merges(sheet, layout.data_start)
@@ -237,7 +240,13 @@ def read_sheet_rows(sheet: Sheet, layout: Layout, ctx: RowContext) -> SheetRows:
             warned = True
         for field_name, col in text_cols:
             if col < width:
-                text = cell_text(row[col])
+                value = row[col]
+                # Hamlets, communes and notes repeat down a list: clean each text once.
+                text = text_cache.get(value) if isinstance(value, str) else None
+                if text is None:
+                    text = cell_text(value)
+                    if isinstance(value, str) and len(text_cache) < 100_000:
+                        text_cache[value] = text
                 limit = TEXT_LIMITS.get(field_name)
                 if text and limit and len(text) > limit:
                     extra[labels.get(col, field_name)] = text

@@ -18,6 +18,7 @@ from robocall.contacts.models import Contact
 
 CONTACTS = cast(Table, Contact.__table__)
 CHUNK = 5000  # rows per executemany
+SQLITE_CACHE_KIB = 65536  # page cache while writing a large list
 
 
 def insert_contacts(
@@ -54,6 +55,11 @@ def insert_contacts(
     )
     plan = list(zip(range(len(names)), names, processors, empties, strict=True))
     written = 0
+    sqlite_cache = None
+    if dialect.name == "sqlite" and len(people) > CHUNK:
+        # The indexes of a large insert outgrow SQLite's default 2 MB page cache.
+        sqlite_cache = connection.exec_driver_sql("PRAGMA cache_size").scalar()
+        connection.exec_driver_sql(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
     # Column by column: one comprehension per column is far cheaper than a branch per cell.
     for start in range(0, len(people), CHUNK):
         chunk = people[start : start + CHUNK]
@@ -85,4 +91,6 @@ def insert_contacts(
         else:
             connection.exec_driver_sql(sql, rows)
         written += len(rows)
+    if sqlite_cache is not None:
+        connection.exec_driver_sql(f"PRAGMA cache_size = {int(sqlite_cache)}")
     return written
