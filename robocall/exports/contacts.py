@@ -51,7 +51,7 @@ def unit_filter(*, db_session: Session, scope: Scope, unit_code: str | None) -> 
 
 
 def _contact_rows(db_session: Session, scope: Scope) -> Iterator[Sequence[Cell]]:
-    names = dict(db_session.execute(select(Unit.id, Unit.name)).tuples())
+    names = dict(db_session.execute(select(Unit.id, Unit.name)).all())
     query = within(select(Contact), Contact.unit_id, scope).order_by(
         Contact.commune, Contact.hamlet, Contact.name, Contact.id
     )

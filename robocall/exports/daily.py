@@ -52,7 +52,7 @@ def daily_counts(
         Contact.unit_id,
         scope,
     )
-    for at, contact_id in db_session.execute(calls).tuples():
+    for at, contact_id in db_session.execute(calls):
         reached[local_day(at)].add(contact_id)
     reports: dict[dt.date, int] = defaultdict(int)
     report_times = within(

@@ -49,7 +49,7 @@ KIND_WORDS = {"symptoms": "Triệu chứng", "declaration": "Khai báo y tế", 
 def _report_rows(
     db_session: Session, scope: Scope, since: dt.datetime | None
 ) -> Iterator[Sequence[Cell]]:
-    units = dict(db_session.execute(select(Unit.id, Unit.name)).tuples())
+    units = dict(db_session.execute(select(Unit.id, Unit.name)).all())
     query = within(select(HotlineReport), HotlineReport.unit_id, scope)
     if since is not None:
         query = query.where(HotlineReport.created_at >= since)
@@ -63,7 +63,7 @@ def _report_rows(
         names = dict(
             db_session.execute(
                 select(Contact.id, Contact.name).where(Contact.id.in_(sorted(contact_ids)))
-            ).tuples()
+            ).all()
         )
     for report in reports:
         yield [

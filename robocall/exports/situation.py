@@ -146,10 +146,10 @@ def build_situation(
     counted = within(
         select(Contact.unit_id, func.count()).group_by(Contact.unit_id), Contact.unit_id, scope
     )
-    for unit_id, count in db_session.execute(counted).tuples():
+    for unit_id, count in db_session.execute(counted):
         row(unit_id).contacts = count
     added = counted.where(Contact.created_at >= start, Contact.created_at < end)
-    for unit_id, count in db_session.execute(added).tuples():
+    for unit_id, count in db_session.execute(added):
         row(unit_id).added_today = count
 
     earliest = day - dt.timedelta(days=MONITORING_DAYS - 1)
@@ -160,7 +160,7 @@ def build_situation(
         Contact.unit_id,
         scope,
     )
-    for unit_id, classification, exposure, count in db_session.execute(by_exposure).tuples():
+    for unit_id, classification, exposure, count in db_session.execute(by_exposure):
         if exposure is None:
             continue
         day_number = (day - exposure).days + 1  # the exposure date is day 1
@@ -187,7 +187,7 @@ def build_situation(
         Contact.unit_id,
         scope,
     )
-    for unit_id, count in db_session.execute(reached).tuples():
+    for unit_id, count in db_session.execute(reached):
         row(unit_id).reached_today = count
 
     today_reports = within(
@@ -208,7 +208,8 @@ def build_situation(
     sent = set(db_session.scalars(select(ImportBatch.unit_id).where(*batches_today)))
     sent |= set(
         db_session.scalars(
-            select(distinct(Contact.unit_id))
+            select(Contact.unit_id)
+            .distinct()
             .join(ImportBatch, ImportBatch.id == Contact.import_batch_id)
             .where(*batches_today)
         )

@@ -84,7 +84,7 @@ def read_report(
     return report_as_dict(report_in_scope(db_session=session, report_id=report_id, scope=scope))
 
 
-@router.post("/{report_id}/acknowledge", dependencies=[Depends(csrf_protect)])
+@router.post("/{report_id}/acknowledge", dependencies=[Depends(api_user), Depends(csrf_protect)])
 def acknowledge_report(
     request: Request,
     report_id: int,
@@ -104,7 +104,7 @@ def acknowledge_report(
     return report_as_dict(report)
 
 
-@router.post("/{report_id}/close", dependencies=[Depends(csrf_protect)])
+@router.post("/{report_id}/close", dependencies=[Depends(api_user), Depends(csrf_protect)])
 def close_report(
     request: Request,
     report_id: int,

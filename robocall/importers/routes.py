@@ -59,7 +59,7 @@ def batch_in_scope(*, db_session: Session, batch_id: int, scope: Scope) -> Impor
     return batch
 
 
-@router.post("", dependencies=[Depends(csrf_protect)])
+@router.post("", dependencies=[Depends(api_user), Depends(csrf_protect)])
 async def create_import(
     file: Annotated[UploadFile, File(description="The spreadsheet (.xlsx .xlsm .xls .ods .csv)")],
     session: Annotated[Session, Depends(db_session)],
