@@ -111,18 +111,23 @@ def served_app() -> Iterator[str]:
 
 @contextmanager
 def running_worker(queues: list[str]) -> Iterator[None]:
-    """An rq worker in a thread, serving `queues` until the block ends."""
+    """An rq worker in a thread, emptying `queues` until the block ends."""
     from robocall.workers.processes import make_worker
 
-    worker = make_worker(queues, threaded=True)
-    thread = threading.Thread(
-        target=lambda: worker.work(burst=False, logging_level="WARNING"), daemon=True
-    )
+    stop = threading.Event()
+
+    def work() -> None:
+        while not stop.is_set():
+            # Burst rounds: the thread stops promptly instead of blocking on a dequeue.
+            make_worker(queues, threaded=True).work(burst=True, logging_level="WARNING")
+            stop.wait(0.1)
+
+    thread = threading.Thread(target=work, daemon=True)
     thread.start()
     try:
         yield
     finally:
-        worker._stop_requested = True
+        stop.set()
         thread.join(timeout=15)
 
 
