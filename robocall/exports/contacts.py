@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from robocall.contacts.models import Contact
-from robocall.exports.tables import ExportError, Table
+from robocall.exports.tables import ExportUnitUnknown, Table
 from robocall.kit.sheets import Cell, Column
 from robocall.units.models import Unit
 from robocall.units.service import descendant_ids, get_by_code
@@ -45,7 +45,7 @@ def unit_filter(*, db_session: Session, scope: Scope, unit_code: str | None) -> 
         return scope
     unit = get_by_code(db_session=db_session, code=unit_code)
     if unit is None or not scope.allows(unit.id):
-        raise ExportError(f"unit: no unit with code {unit_code!r}")
+        raise ExportUnitUnknown(f"unit: no unit with code {unit_code!r}")
     wanted = frozenset(descendant_ids(db_session=db_session, unit_id=unit.id))
     return Scope(wanted if scope.unit_ids is None else wanted & scope.unit_ids)
 

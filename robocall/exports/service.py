@@ -18,10 +18,23 @@ from robocall.config import get_settings
 from robocall.exports.contacts import contact_tables, unit_filter
 from robocall.exports.reports import report_tables
 from robocall.exports.situation import build_situation, situation_tables
-from robocall.exports.tables import ExportError, Table, export_format, write_tables
+from robocall.exports.tables import (
+    ExportError,
+    ExportUnitUnknown,
+    Table,
+    export_format,
+    write_tables,
+)
 from robocall.users.service import Scope
 
-__all__ = ["EXPORTS", "ExportError", "ExportRequest", "export_file_name", "write_export"]
+__all__ = [
+    "EXPORTS",
+    "ExportError",
+    "ExportRequest",
+    "ExportUnitUnknown",
+    "export_file_name",
+    "write_export",
+]
 
 
 @dataclass(frozen=True)

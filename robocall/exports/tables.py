@@ -16,6 +16,10 @@ class ExportError(ValueError):
     """An export that cannot be made as asked (format, unit, date); the message says why."""
 
 
+class ExportUnitUnknown(ExportError):
+    """The unit asked for does not exist or is outside the caller's units."""
+
+
 @dataclass(frozen=True)
 class Table:
     """One sheet of an export: its Vietnamese name, column titles and rows (streamed)."""

@@ -67,6 +67,7 @@ def create_app() -> FastAPI:
     app.include_router(reports_router)
     for pages in (dashboard, upload, contacts, reports, exports, optouts, admin):
         app.include_router(pages.router)
+    app.include_router(exports.api_router)
     app.include_router(telephony_routes.router)
     app.include_router(ivr_router)
     return app

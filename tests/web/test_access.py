@@ -50,6 +50,9 @@ def test_a_commune_user_sees_only_their_commune_in_the_api(session, world: World
     assert client.get(f"/api/contacts/{world.trung_contact}").status_code == 200
     assert client.get(f"/api/contacts/{world.chieu_contact}").status_code == 404
     assert client.get("/api/contacts", params={"unit": LINH_CHIEU}).status_code == 422
+    csv = client.get("/api/exports/contacts.csv").content.decode("utf-8-sig")
+    assert "Nguyễn Văn An" in csv and "Lê Thị Bình" not in csv
+    assert client.get("/api/exports/contacts.csv", params={"unit": LINH_CHIEU}).status_code == 404
     ids = [r["id"] for r in client.get("/api/reports").json()["items"]]
     assert world.trung_urgent in ids and world.chieu_report not in ids
     assert client.get(f"/api/reports/{world.chieu_report}").status_code == 404
@@ -96,7 +99,12 @@ def test_nobody_signed_in_gets_401_from_the_api_and_the_login_page_from_pages(wo
     from robocall.web.app import create_app
 
     client = TestClient(create_app(), base_url="https://robocall.test")
-    for path in ("/api/contacts", f"/api/contacts/{world.trung_contact}", "/api/reports"):
+    for path in (
+        "/api/contacts",
+        f"/api/contacts/{world.trung_contact}",
+        "/api/reports",
+        "/api/exports/contacts.xlsx",
+    ):
         assert client.get(path).status_code == 401
     assert client.post("/api/imports", files={"file": ("a.csv", b"x")}).status_code == 401
     for path in ("/", "/contacts", "/reports", "/exports/contacts.xlsx", "/admin/audit"):
