@@ -111,7 +111,13 @@ def export_file_name(*, name: str, fmt: str, day: dt.date | None = None) -> str:
 
 
 def write_export(
-    *, db_session: Session, name: str, fmt: str, request: ExportRequest, target: IO[bytes]
+    *,
+    db_session: Session,
+    name: str,
+    fmt: str,
+    request: ExportRequest,
+    target: IO[bytes],
+    progress: Callable[[int], None] | None = None,
 ) -> None:
     """Write the named export in `fmt` (xlsx or csv) to `target`."""
     kind = get_export(name)
@@ -122,6 +128,7 @@ def write_export(
         fmt=fmt,
         tables=lambda: kind.build(db_session, request),
         zone=get_settings().zone,
+        progress=progress,
     )
 
 

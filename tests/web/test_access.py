@@ -39,6 +39,19 @@ def test_a_commune_user_sees_only_their_commune_in_pages(session, world: World):
     csv = client.get("/exports/contacts.csv").content.decode("utf-8-sig")
     assert "Nguyễn Văn An" in csv and "Lê Thị Bình" not in csv
     assert client.get("/exports/contacts.csv", params={"unit": LINH_CHIEU}).status_code == 404
+    refused = client.post(
+        "/exports/contacts/prepare", data={"csrf_token": csrf, "fmt": "xlsx", "unit": LINH_CHIEU}
+    )
+    assert refused.status_code == 404
+    # Another user's prepared export is not theirs to follow or take.
+    admin = signed_in_client(session, "quantri", Role.admin, None)
+    queued = admin.post(
+        "/exports/contacts/prepare",
+        data={"csrf_token": page_csrf(admin), "fmt": "csv"},
+        follow_redirects=False,
+    )
+    assert client.get(queued.headers["location"]).status_code == 404
+    assert client.get(queued.headers["location"] + "/file").status_code == 404
     assert client.get("/admin/users").status_code == 403
     assert client.get("/admin/audit").status_code == 403
 

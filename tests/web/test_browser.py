@@ -18,7 +18,7 @@ TIMEOUT = 20_000  # ms
 def test_staff_work_through_the_browser(session, world: World, redis_url):
     add_user(session, "quantri", Role.admin, None)
     add_user(session, "linhtrung", Role.commune, LINH_TRUNG)
-    with served_app() as base, running_worker(["imports"]), chromium() as browser:
+    with served_app() as base, running_worker(["imports", "exports"]), chromium() as browser:
         admin = browser.new_context(accept_downloads=True, viewport={"width": 1280, "height": 900})
         page = admin.new_page()
         page.set_default_timeout(TIMEOUT)
@@ -58,10 +58,13 @@ def test_staff_work_through_the_browser(session, world: World, redis_url):
         assert page.locator("#report-status").inner_text() == "Đã xác nhận"
         assert page.locator("audio").get_attribute("src") == "https://recordings.example/RE1.mp3"
 
-        # Download a workbook from the exports page.
+        # Download a workbook from the exports page, prepared by the worker.
         page.click("nav.main >> text=Xuất dữ liệu")
+        page.click("#export-contacts button.prepare-xlsx")
+        page.wait_for_selector("#export-file")
         with page.expect_download() as export_download:
-            page.click("#export-contacts button.download-xlsx")
+            page.click("#export-file")
+        assert export_download.value.suggested_filename.startswith("contacts-")
         workbook = CalamineWorkbook.from_path(export_download.value.path())
         assert workbook.sheet_names == ["Danh sách"]
         names = [r[1] for r in workbook.get_sheet_by_name("Danh sách").to_python()[1:]]

@@ -144,6 +144,20 @@ def test_each_audited_action_writes_an_entry(session, world: World, redis_url):
     assert status["state"] == "done" and status["created"] == 1
     client.get(f"/api/imports/{status['batch_id']}/report.xlsx")
 
+    # An export prepared by the worker: audited when it is downloaded, then gone.
+    prepared = client.post(
+        "/exports/situation/prepare",
+        data={"csrf_token": csrf, "fmt": "xlsx", "unit": LINH_TRUNG},
+        follow_redirects=False,
+    )
+    assert prepared.status_code == 303
+    export_page = prepared.headers["location"]
+    make_worker(["exports"]).work(burst=True)
+    assert 'id="export-file"' in client.get(export_page).text
+    first = client.get(f"{export_page}/file")
+    assert first.status_code == 200 and first.content.startswith(b"PK")
+    assert client.get(f"{export_page}/file").status_code == 410
+
     actions = _actions(session)
     for expected in (
         "contact.view",
@@ -156,7 +170,7 @@ def test_each_audited_action_writes_an_entry(session, world: World, redis_url):
         "import.report_download",
     ):
         assert expected in actions, (expected, actions)
-    assert actions.count("export.download") == 2
+    assert actions.count("export.download") == 3
     entry = session.scalar(select(AuditEntry).where(AuditEntry.action == "import.create"))
     assert entry.username == "quantri" and entry.detail["created"] == 1
     assert session.scalar(select(Contact.id).where(Contact.name == "Phạm Văn Cường")) is not None

@@ -1,18 +1,20 @@
-// Follows an import's progress; reloads the page when the import has finished.
+// Follows long work done by the worker (an import, an export); reloads the page when it ends.
+// The box carries data-progress-url and data-running ("{done} of {total}"-style text).
 (function () {
-  var box = document.getElementById("import-status");
+  var box = document.getElementById("work-status");
   if (!box) return;
   var url = box.dataset.progressUrl;
+  var finished = ["done", "refused", "failed"];
   function poll() {
     fetch(url, { credentials: "same-origin" })
       .then(function (r) { return r.json(); })
       .then(function (s) {
-        if (s.state === "done" || s.state === "refused") { window.location.reload(); return; }
-        var text = box.querySelector(".state-text");
-        var bar = box.querySelector(".progress > span");
+        if (finished.indexOf(s.state) >= 0) { window.location.reload(); return; }
         if (s.state === "running") {
-          text.textContent = box.dataset.running.replace("{done}", s.done).replace("{total}", s.total);
-          if (s.total) bar.style.width = Math.round(100 * s.done / s.total) + "%";
+          box.querySelector(".state-text").textContent = box.dataset.running.replace(
+            /\{(\w+)\}/g, function (m, k) { return k in s ? s[k] : m; });
+          var bar = box.querySelector(".progress > span");
+          if (bar && s.total) bar.style.width = Math.round(100 * s.done / s.total) + "%";
         }
         setTimeout(poll, 1000);
       })
