@@ -25,6 +25,7 @@ router = APIRouter(prefix="/api/contacts", tags=["contacts"])
 @router.get("")
 def read_contacts(
     session: Annotated[Session, Depends(db_session)],
+    user: Annotated[User, Depends(api_user)],
     scope: Annotated[Scope, Depends(user_scope)],
     unit: Annotated[str | None, Query(description="Unit code (and the units below it).")] = None,
     classification: Annotated[str | None, Query(description="F0 … F3 or unknown.")] = None,
@@ -45,6 +46,19 @@ def read_contacts(
         )
     except ContactQueryError as exc:
         raise HTTPException(422, detail=str(exc)) from None
+    record_audit(
+        db_session=session,
+        user=user,
+        action="contact.list",
+        object_type="contact",
+        detail={
+            "unit": unit,
+            "classification": classification,
+            "search": bool(q),
+            "page": page,
+            "returned": len(result.contacts),
+        },
+    )
     return {"items": result.contacts, "total": result.total, "page": page, "page_size": page_size}
 
 

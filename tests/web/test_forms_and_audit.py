@@ -116,6 +116,8 @@ def test_each_audited_action_writes_an_entry(session, world: World, redis_url):
     assert "user.login" in _actions(session)
 
     client.get(f"/contacts/{world.trung_contact}")
+    client.get(f"/api/contacts/{world.trung_contact}")
+    client.get("/api/contacts")
     client.get(f"/reports/{world.trung_urgent}")
     client.post(f"/reports/{world.trung_urgent}/acknowledge", data={"csrf_token": csrf})
     client.post(f"/reports/{world.trung_urgent}/close", data={"csrf_token": csrf})
@@ -161,6 +163,7 @@ def test_each_audited_action_writes_an_entry(session, world: World, redis_url):
     actions = _actions(session)
     for expected in (
         "contact.view",
+        "contact.list",
         "report.view",
         "report.acknowledge",
         "report.close",
@@ -171,6 +174,7 @@ def test_each_audited_action_writes_an_entry(session, world: World, redis_url):
     ):
         assert expected in actions, (expected, actions)
     assert actions.count("export.download") == 3
+    assert actions.count("contact.view") == 2
     entry = session.scalar(select(AuditEntry).where(AuditEntry.action == "import.create"))
     assert entry.username == "quantri" and entry.detail["created"] == 1
     assert session.scalar(select(Contact.id).where(Contact.name == "Phạm Văn Cường")) is not None

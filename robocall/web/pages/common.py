@@ -16,7 +16,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from robocall.config import get_settings
-from robocall.kit.masking import mask_phone
 from robocall.units.models import Unit
 from robocall.users.models import Role, User
 from robocall.users.service import Scope, can_change, scope_of
@@ -121,7 +120,6 @@ def _date(value: dt.date | None) -> str:
 
 templates.env.filters["local"] = _local
 templates.env.filters["date"] = _date
-templates.env.filters["masked"] = mask_phone
 
 
 def render(

@@ -13,10 +13,9 @@ from robocall.contacts.models import Classification
 from robocall.importers.models import ImportBatch
 from robocall.importers.preview import preview_file
 from robocall.importers.reading import ImportRefused
-from robocall.importers.routes import read_limited
+from robocall.importers.routes import import_unit, read_limited
 from robocall.importers.service import import_file
 from robocall.importers.tasks import keep_upload, pending_upload, queue_upload, upload_status
-from robocall.units.service import get_by_code
 from robocall.users.scoping import within
 from robocall.web.auth import csrf_protect
 from robocall.web.deps import db_session
@@ -64,19 +63,6 @@ def upload_form(
     return _form(request, who, session)
 
 
-def chosen_unit(*, db_session: Session, who: Viewer, unit_code: str | None) -> str | None:
-    """The unit an import goes to: one the user sees; their own when they chose none."""
-    code = (unit_code or "").strip() or None
-    if code is None:
-        if who.user.unit is not None and not who.is_admin:
-            return who.user.unit.code
-        return None
-    unit = get_by_code(db_session=db_session, code=code)
-    if unit is None or not who.scope.allows(unit.id):
-        raise HTTPException(404, detail=f"unit: no unit with code {code!r}")
-    return unit.code
-
-
 @router.post("/upload", response_class=HTMLResponse, dependencies=[Depends(csrf_protect)])
 async def upload_preview(
     request: Request,
@@ -87,7 +73,7 @@ async def upload_preview(
     classification: Annotated[str | None, Form()] = None,
 ) -> Response:
     who.require_change()
-    unit_code = chosen_unit(db_session=session, who=who, unit_code=unit)
+    unit_code = import_unit(db_session=session, user=who.user, scope=who.scope, unit=unit)
     content = await read_limited(file)
     file_name = file.filename or "upload"
     try:
