@@ -31,7 +31,8 @@ class Settings(BaseSettings):
     var_dir: Path = Path("var")
 
     telephony: Literal["simulator", "twilio"] = "simulator"
-    twilio_account_sid: str = "ACsimulator0000000000000000000000"
+    # The simulator accepts any account shaped like a Twilio one (AC + 32 hex digits).
+    twilio_account_sid: str = "AC00000000000000000000000000000000"
     twilio_auth_token: SecretStr = SecretStr("simulator-auth-token")
     twilio_messaging_service_sid: str | None = None
     # Base of the simulator's REST API when it runs as its own process; unset: in-process.

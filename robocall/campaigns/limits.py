@@ -19,10 +19,10 @@ local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local interval = tonumber(ARGV[1])
 local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
 if tat > now then
-  return tat - now
+  return {tat - now, now}
 end
 redis.call('SET', KEYS[1], math.max(tat, now) + interval, 'PX', math.ceil(interval / 1000) + 1000)
-return 0
+return {0, now}
 """
 
 _ACQUIRE_SLOT = """
@@ -57,11 +57,14 @@ class RateLimiter:
         self.client = client
         self.key = _bucket_key(account, caller_id)
         self.interval_us = int(1_000_000 / per_second)
+        self.granted_at_us: int | None = None  # Redis server time of the last token taken
 
     def try_take(self) -> float:
         """Take the token: 0.0 if taken, else the seconds to wait before asking again."""
-        wait_us = int(self.client.eval(_TAKE_TOKEN, 1, self.key, self.interval_us))
-        return wait_us / 1_000_000
+        wait_us, now_us = self.client.eval(_TAKE_TOKEN, 1, self.key, self.interval_us)
+        if int(wait_us) == 0:
+            self.granted_at_us = int(now_us)
+        return int(wait_us) / 1_000_000
 
 
 class ConcurrencyLimiter:

@@ -126,6 +126,15 @@ def load_synonyms(folder: Path) -> Synonyms:
     return Synonyms(by_key)
 
 
-@lru_cache(maxsize=8)
 def cached_synonyms(folder: Path) -> Synonyms:
+    """The synonyms of `folder`, read again only when one of its files changed."""
+    signature = tuple(
+        (path.name, path.stat().st_mtime_ns, path.stat().st_size)
+        for path in sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")])
+    )
+    return _synonyms_for(folder, signature)
+
+
+@lru_cache(maxsize=8)
+def _synonyms_for(folder: Path, signature: tuple[tuple[str, int, int], ...]) -> Synonyms:
     return load_synonyms(folder)

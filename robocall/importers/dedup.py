@@ -135,7 +135,7 @@ _CHUNK = 500
 
 
 def match_existing(
-    db_session: Session, people: list[dict[str, Any]]
+    *, db_session: Session, people: list[dict[str, Any]]
 ) -> tuple[list[dict[str, Any]], list[tuple[dict[str, Any], dict[str, Any]]]]:
     """Split into new people and (person, existing contact as a dict) pairs."""
     unit_ids = {p["unit_id"] for p in people}
@@ -196,7 +196,7 @@ def updates_for(
     return changes, unchanged
 
 
-def write_updates(db_session: Session, changes: list[dict[str, Any]], now: dt.datetime) -> None:
+def write_updates(*, db_session: Session, changes: list[dict[str, Any]], now: dt.datetime) -> None:
     """Apply the updates, one statement per set of changed fields."""
     by_fields: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for change in changes:

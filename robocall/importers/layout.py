@@ -129,7 +129,7 @@ def _double_labels(upper: list[str | None], lower: list[str | None]) -> dict[int
     return labels
 
 
-def _is_column_number_row(row: list[Any]) -> bool:
+def is_column_number_row(row: list[Any]) -> bool:
     texts = [cell_text(c) for c in row]
     present = [t for t in texts if t]
     return len(present) >= 3 and all(_COLUMN_NUMBER.fullmatch(t) for t in present)
@@ -155,7 +155,7 @@ def find_layout(sheet: Sheet, synonyms: Synonyms) -> Layout | None:
             if best is not None and score <= best[0]:
                 continue
             data_start = header_rows[-1] + 1
-            if data_start < len(sheet.rows) and _is_column_number_row(sheet.rows[data_start]):
+            if data_start < len(sheet.rows) and is_column_number_row(sheet.rows[data_start]):
                 data_start += 1
             shown = {c: texts[0] for c, texts in labels.items()}
             unmatched.pop(fields.get("row_number", -1), None)

@@ -21,6 +21,8 @@ MESSAGES = {
     "duplicate_existing": "Đã có trong danh sách / already known, nothing new",
     "updated_existing": "Đã cập nhật người đã có / known person updated",
     "footer": "Chân trang / footer",
+    "repeated_header": "Dòng tiêu đề lặp lại / repeated header row",
+    "column_numbers": "Dòng số thứ tự cột / column-number row",
     "created": "Đã thêm / created",
 }
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, HTTPException, UploadFile
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from robocall.config import get_settings
 from robocall.importers.models import ImportBatch
@@ -74,14 +76,18 @@ async def create_import(
     unit_code = import_unit(db_session=session, user=user, scope=scope, unit=unit)
     content = await read_limited(file)
     try:
-        result = import_file(
-            db_session=session,
-            content=content,
-            file_name=file.filename or "upload",
-            unit_code=unit_code,
-            classification=classification or None,
-            dry_run=dry_run,
-            imported_by=f"api:{user.username}",
+        # Seconds of work for a large list: off the event loop, in the request's session.
+        result = await run_in_threadpool(
+            partial(
+                import_file,
+                db_session=session,
+                content=content,
+                file_name=file.filename or "upload",
+                unit_code=unit_code,
+                classification=classification or None,
+                dry_run=dry_run,
+                imported_by=f"api:{user.username}",
+            )
         )
     except ImportRefused as exc:
         raise HTTPException(422, detail=str(exc)) from None

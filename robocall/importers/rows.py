@@ -9,7 +9,13 @@ from typing import Any
 
 from robocall.contacts.models import Classification, Sex
 from robocall.contacts.phones import PhoneCell, parse_phone_cell
-from robocall.importers.layout import Layout, column_letter, is_footer_row, is_footer_text
+from robocall.importers.layout import (
+    Layout,
+    column_letter,
+    is_column_number_row,
+    is_footer_row,
+    is_footer_text,
+)
 from robocall.importers.messages import message
 from robocall.importers.reading import Sheet
 from robocall.importers.values import (
@@ -75,6 +81,21 @@ def _cached(ctx: RowContext, kind: str, value: Any, parse: Callable[[Any], Any])
     return hit
 
 
+def _fill_vertical_merges(sheet: Sheet, data_start: int) -> None:
+    """A commune merged down over its rows belongs to each of them; headings across are left."""
+    for (top, left), (bottom, right) in sheet.merged:
+        if top < data_start or bottom <= top or top >= len(sheet.rows):
+            continue
+        source = sheet.rows[top]
+        for r in range(top + 1, min(bottom, len(sheet.rows) - 1) + 1):
+            row = sheet.rows[r]
+            for c in range(left, min(right, len(source) - 1) + 1):
+                while len(row) <= c:
+                    row.append(None)
+                if row[c] is None or row[c] == "":
+                    row[c] = source[c]
+
+
 def _present(value: Any) -> bool:
     """Not an empty cell (None, or only white space)."""
     if value is None:
@@ -109,6 +130,9 @@ def read_sheet_rows(sheet: Sheet, layout: Layout, ctx: RowContext) -> SheetRows:
     ]
     birth_plan = [(name, fields[name], sex) for name, sex in _BIRTH_FIELDS if name in fields]
     footer_text = message("footer")
+    # Lists pasted together repeat their header and column-number rows.
+    name_header = labels.get(name_col, "").casefold()
+    _fill_vertical_merges(sheet, layout.data_start)
 
     def warn(row_no: int, column: int, value: Any, text: str) -> None:
         label = labels.get(column) or f"Cột {column_letter(column)}"
@@ -136,6 +160,12 @@ def read_sheet_rows(sheet: Sheet, layout: Layout, ctx: RowContext) -> SheetRows:
         if ended or (is_footer_text(name) if name else is_footer_row(row, name_col)):
             ended = True
             out.outcomes.append((row_no, "skipped", footer_text))
+            continue
+        if name and name.casefold() == name_header:
+            out.outcomes.append((row_no, "skipped", message("repeated_header")))
+            continue
+        if name and (name[0] == "(" or name.isdigit()) and is_column_number_row(row):
+            out.outcomes.append((row_no, "skipped", message("column_numbers")))
             continue
         out.rows += 1
         if not name:
@@ -178,12 +208,14 @@ def read_sheet_rows(sheet: Sheet, layout: Layout, ctx: RowContext) -> SheetRows:
             if value is not None and value != "":
                 cells.append((col, value, parse_phone_cell(value)))
         numbers = []
-        for col, _value, parsed in cells:
+        for col, value, parsed in cells:
             if parsed.phone is not None:
                 numbers.append(parsed.phone)
                 numbers.extend(parsed.alt_phones)
                 for piece in parsed.invalid:
                     warn(row_no, col, piece, message("invalid_alt_phone"))
+                    # The cell as written stays with the contact.
+                    extra[labels.get(col, "phone")] = _raw(value)
                     warned = True
         if numbers:
             first = numbers[0]

@@ -306,7 +306,7 @@ def _import_file(
     result.skipped = sum(r.skipped for r in sheet_rows)
 
     people, merged_rows = dedup_in_file(drafts)
-    new, pairs = match_existing(db_session, people)
+    new, pairs = match_existing(db_session=db_session, people=people)
     changes, unchanged = updates_for(pairs)
     result.created = len(new)
     result.updated = len(changes)
@@ -344,16 +344,16 @@ def _import_file(
     db_session.flush()
     result.batch_id = batch.id
     insert_contacts(
-        db_session,
-        new,
-        {
+        db_session=db_session,
+        people=new,
+        constants={
             "source_file": file_name,
             "import_batch_id": batch.id,
             "created_at": now,
             "updated_at": now,
         },
     )
-    write_updates(db_session, changes, now)
+    write_updates(db_session=db_session, changes=changes, now=now)
     return result
 
 

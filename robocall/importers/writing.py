@@ -21,7 +21,7 @@ CHUNK = 5000  # rows per executemany
 
 
 def insert_contacts(
-    db_session: Session, people: list[dict[str, Any]], constants: dict[str, Any]
+    *, db_session: Session, people: list[dict[str, Any]], constants: dict[str, Any]
 ) -> int:
     """Insert every person (dicts keyed by column); `constants` are the same for all rows."""
     connection = db_session.connection()

@@ -106,3 +106,63 @@ def ask_command(
         )
     else:
         console.print(match.question.answer("vi"))
+
+
+@flows_app.command("try")
+def try_command(
+    flow_name: Annotated[str, typer.Argument(metavar="FLOW", help="The flow, e.g. f1_tracing.")],
+    to: Annotated[str, typer.Option("--to", help="The simulated resident's number.")],
+    press: Annotated[str, typer.Option(help='Keys at each question in turn, e.g. "1 2 2".')] = "",
+    say: Annotated[
+        list[str] | None, typer.Option(help="What the resident says at speech questions.")
+    ] = None,
+    hangup_after: Annotated[
+        int | None, typer.Option(help="Hang up after answering this many questions.")
+    ] = None,
+    contact: Annotated[
+        int | None, typer.Option(help="Speak to this contact (name, household, day N).")
+    ] = None,
+    app_url: Annotated[
+        str | None, typer.Option(help="Reach a running robocall server instead of in-process.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the transcript as JSON.")] = False,
+) -> None:
+    """Play a flow to a simulated resident and print what they hear and press."""
+    from robocall.ivr.tryout import TryError, try_flow
+    from robocall.schema import SchemaNotReady, ensure_schema
+    from robocall.simulator.delivery import format_transcript
+
+    app = None
+    if not app_url:
+        from robocall.web.app import create_app
+
+        try:
+            ensure_schema()
+        except SchemaNotReady as exc:
+            err_console.print(f"[red]error:[/red] {exc}", highlight=False)
+            raise typer.Exit(1) from None
+        app = create_app()
+    try:
+        tried = try_flow(
+            flow=flow_name,
+            phone=to,
+            press=press,
+            say=list(say or []),
+            hangup_after=hangup_after,
+            contact_id=contact,
+            app=app,
+            app_url=app_url,
+        )
+    except TryError as exc:
+        err_console.print(f"[red]error:[/red] {exc}", highlight=False)
+        raise typer.Exit(2) from None
+    if as_json:
+        print(
+            json.dumps(
+                {"call_sid": tried.call_sid, "status": tried.status, "lines": tried.lines},
+                ensure_ascii=False,
+            )
+        )
+        return
+    console.print(f"call {tried.call_sid}: {tried.status}", highlight=False)
+    print(format_transcript(tried.lines))

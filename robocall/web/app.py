@@ -15,6 +15,7 @@ from robocall.config import get_settings
 from robocall.contacts.routes import router as contacts_router
 from robocall.hotline.routes import router as reports_router
 from robocall.importers.routes import router as imports_router
+from robocall.ivr import wiring as ivr_wiring
 from robocall.ivr.routes import router as ivr_router
 from robocall.telephony import routes as telephony_routes
 from robocall.web import auth_routes
@@ -29,6 +30,7 @@ SESSION_HOURS = 12  # a working day; then staff sign in again
 def create_app() -> FastAPI:
     """Build the robocall web application."""
     settings = get_settings()
+    ivr_wiring.install()
     app = FastAPI(title="robocall", version="0.1.0")
     app.add_middleware(
         SessionMiddleware,

@@ -113,6 +113,26 @@ def write_main_xlsx(path: Path) -> None:
     workbook.close()
 
 
+# --- merged cells in the data: a commune merged down over its people --------------------
+
+
+def write_merged_communes(path: Path) -> None:
+    workbook = _workbook(path)
+    sheet = workbook.add_worksheet("Theo xã")
+    sheet.write_row(0, 0, ["STT", "Họ và tên", "SĐT", "Xã/Phường", "Phân loại"])
+    sheet.merge_range(1, 0, 1, 4, "Tổ 1")  # a heading across the row
+    sheet.write_row(2, 0, [1, "Hà Văn Chung", "0913000001"])
+    sheet.write_row(3, 0, [2, "Hà Thị Diệp", "0913000002"])
+    sheet.write_row(4, 0, [3, "Hà Văn Đạt", "0913000003"])
+    sheet.merge_range(2, 3, 4, 3, "Linh Trung")
+    sheet.merge_range(2, 4, 5, 4, "F1")
+    sheet.write_row(5, 0, [4, "Kha Thị Én", "0913000004"])
+    sheet.write_row(6, 0, [5, "Kha Văn Gấm", "0913000005"])
+    sheet.merge_range(5, 3, 6, 3, "Linh Chiểu")
+    sheet.write(6, 4, "F2")
+    workbook.close()
+
+
 # --- a returnee workbook (.xlsm) with several sheets ---------------------------------------
 
 
@@ -316,6 +336,7 @@ def main() -> None:
     OUT.mkdir(exist_ok=True)
     write_main_xlsx(OUT / "f1_commune_list.xlsx")
     write_returnees_xlsm(OUT / "returnees_several_sheets.xlsm")
+    write_merged_communes(OUT / "merged_commune_cells.xlsx")
     write_xls(OUT / "old_excel_97.xls")
     write_ods(OUT / "commune_list.ods")
     write_texts()

@@ -236,3 +236,18 @@ def test_dry_run_writes_nothing_but_reports_the_same():
     real = run_import("f1_commune_list.xlsx", unit_code="769")
     assert real.created == 18
     assert warnings_by_row(real).keys() == warnings_by_row(dry).keys()
+
+
+def test_a_commune_merged_down_over_its_people_belongs_to_each_of_them():
+    result = run_import("merged_commune_cells.xlsx")
+    assert (result.rows, result.created, result.skipped) == (6, 5, 1)
+    rows = contacts_by_row()
+    assert {r: (c["name"], c["unit"], c["classification"]) for r, c in rows.items()} == {
+        3: ("Hà Văn Chung", "26794", "F1"),
+        4: ("Hà Thị Diệp", "26794", "F1"),
+        5: ("Hà Văn Đạt", "26794", "F1"),
+        6: ("Kha Thị Én", "26800", "F1"),
+        7: ("Kha Văn Gấm", "26800", "F2"),
+    }
+    # The heading "Tổ 1" across row 2 is not a person: reported, not imported.
+    assert [(w["row"], w["column"]) for w in result.warnings] == [(2, "Họ và tên")]

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
+import math
 
+import xlsxwriter
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.orm import Session
@@ -188,3 +191,50 @@ def test_text_decoding_round_trips_utf8_and_utf16(text):
     assert decode_text(text.encode("utf-8-sig")) == expected
     assert decode_text(text.encode("utf-16")) == expected
     detect_delimiter(text)
+
+
+excel_cells = st.one_of(
+    cells,
+    st.booleans(),
+    st.dates(min_value=dt.date(1900, 3, 1), max_value=dt.date(2100, 1, 1)),
+    st.sampled_from(["", " ", "=1+1", "F 1", "f-2", "Nam", "Nữ", "32/13/2021", "0912 345 678"]),
+)
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    rows=st.lists(st.lists(excel_cells, min_size=1, max_size=7), max_size=8),
+    title_rows=st.integers(0, 3),
+)
+def test_the_importer_refuses_or_imports_any_workbook(session: Session, rows, title_rows):
+    buffer = io.BytesIO()
+    workbook = xlsxwriter.Workbook(buffer, {"in_memory": True, "strings_to_formulas": False})
+    sheet = workbook.add_worksheet("F1")
+    for r in range(title_rows):
+        sheet.write_string(r, 0, "DANH SÁCH F1")
+    header = ["STT", "Họ và tên", "SĐT", "Ngày tiếp xúc", "Phân loại", "Năm sinh", "Giới tính"]
+    sheet.write_row(title_rows, 0, header)
+    for r, row in enumerate(rows, start=title_rows + 1):
+        for c, value in enumerate(row):
+            if isinstance(value, dt.date):
+                sheet.write_datetime(r, c, dt.datetime.combine(value, dt.time()))
+            elif isinstance(value, float) and not math.isfinite(value):
+                sheet.write_string(r, c, str(value))
+            elif value is not None:
+                sheet.write(r, c, value)
+    workbook.close()
+    try:
+        result = import_file(
+            db_session=session, content=buffer.getvalue(), file_name="fuzz.xlsx", dry_run=True
+        )
+    except ImportRefused as exc:
+        assert "the list is empty" in str(exc)
+    else:
+        assert result.sheets == ["F1"]
+        assert result.created + result.duplicates + result.skipped == result.rows
+    finally:
+        session.rollback()
