@@ -263,7 +263,6 @@ app.add_typer(contacts_app, name="contacts")
 
 for _name, _help, _issue in (
     ("campaign", "Campaigns: create, start, pause, resume, cancel, status, results.", 6),
-    ("export", "Exports for officials.", 7),
 ):
     _group = typer.Typer(help=_help)
 
@@ -274,7 +273,10 @@ for _name, _help, _issue in (
     app.add_typer(_group, name=_name)
 
 
+from robocall.exports.commands import app as export_app  # noqa: E402
 from robocall.users.commands import app as users_app  # noqa: E402
+
+app.add_typer(export_app, name="export")
 
 app.add_typer(users_app, name="users")
 from robocall.hotline.commands import reports_app  # noqa: E402
