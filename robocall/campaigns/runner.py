@@ -23,6 +23,7 @@ from robocall.workers.processes import bootstrap, make_worker
 
 TICK_EVERY = 0.2  # seconds; the token bucket spaces calls, ticking often keeps the queue fed
 SWEEP_EVERY = 5.0  # seconds
+WORKER_IDLE = 0.02  # seconds a worker waits when the queues are empty
 
 
 def use_simulator(
@@ -60,14 +61,19 @@ def run_until_done(
 
         get_provider()  # start the in-process simulator before the first call
     stop = stop or threading.Event()
-    thread_workers = [make_worker(threaded=True) for _ in range(workers)]
+    finished = threading.Event()
+
+    def work() -> None:
+        # Burst runs in a loop: the worker returns whenever the queues are empty, so it
+        # stops promptly (and cleanly) when the campaign ends.
+        worker = make_worker(threaded=True)
+        while not finished.is_set():
+            worker.work(burst=True, logging_level="WARNING")
+            finished.wait(WORKER_IDLE)
+
     threads = [
-        threading.Thread(
-            target=lambda w=w: w.work(burst=False, logging_level="WARNING"),
-            name=f"worker-{i}",
-            daemon=True,
-        )
-        for i, w in enumerate(thread_workers)
+        threading.Thread(target=work, name=f"campaign-worker-{i}", daemon=True)
+        for i in range(workers)
     ]
     for thread in threads:
         thread.start()
@@ -96,5 +102,6 @@ def run_until_done(
             stop.wait(TICK_EVERY)
         return current
     finally:
-        for worker in thread_workers:
-            worker._stop_requested = True
+        finished.set()
+        for thread in threads:
+            thread.join(timeout=30)

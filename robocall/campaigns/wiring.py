@@ -1,7 +1,7 @@
 """Plugging campaigns, contacts and SMS into telephony, the IVR, the hotline and the scheduler.
 
-`wire()` runs in every process that serves webhooks or runs jobs (create_app, bootstrap); it
-is idempotent.
+Processes that run jobs call `wire()` (bootstrap); the web app calls `wire_once()`, which
+leaves the SMS sender alone (webhooks never send SMS themselves; jobs do, in workers).
 """
 
 from __future__ import annotations
@@ -73,11 +73,16 @@ def send_through_provider(*, to: str, body: str) -> str:
         return send_sms(db_session=db_session, to=to, body=body).sid
 
 
-def wire() -> None:
-    """Register listeners, effect handlers, lookups, the SMS sender and periodic jobs (once)."""
+def wire_once() -> None:
+    """Wire this process the first time it is asked (the web app), without the SMS sender."""
     global _wired
-    if _wired:
-        return
+    if not _wired:
+        wire(sms_sender=False)
+        _wired = True
+
+
+def wire(*, sms_sender: bool = True) -> None:
+    """Register listeners, effect handlers, contact lookups, the SMS sender and periodic jobs."""
     from robocall.campaigns import dispatch, outcomes
     from robocall.hotline import notify
     from robocall.ivr import service as ivr
@@ -92,7 +97,8 @@ def wire() -> None:
     ivr.register_effect_handler("mark_wrong_number", outcomes.on_wrong_number)
     ivr.register_effect_handler("opt_out", outcomes.on_opt_out)
     ivr.set_contact_lookups(by_phone=contact_by_phone, by_id=contact_by_id)
-    notify.set_sms_sender(send_through_provider)
+    if sms_sender:
+        notify.set_sms_sender(send_through_provider)
     register(
         PeriodicJob(
             "campaign_tick",
@@ -109,4 +115,3 @@ def wire() -> None:
             "recover calls and SMS whose callbacks or jobs were lost",
         )
     )
-    _wired = True

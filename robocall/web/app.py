@@ -11,7 +11,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
 from robocall.campaigns.routes import router as campaigns_router
-from robocall.campaigns.wiring import wire
+from robocall.campaigns.wiring import wire_once
 from robocall.config import get_settings
 from robocall.contacts.routes import router as contacts_router
 from robocall.importers.routes import router as imports_router
@@ -57,5 +57,5 @@ def create_app() -> FastAPI:
     app.include_router(telephony_routes.router)
     app.include_router(ivr_router)
     app.include_router(campaigns_router)
-    wire()
+    wire_once()
     return app
