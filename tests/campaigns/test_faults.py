@@ -53,9 +53,7 @@ def test_the_scheduler_restarted_mid_campaign(session, add_contact, personas_fil
     assert_exactly_as_intended(session, campaign_id, network)
 
 
-def test_redis_losing_everything_mid_campaign(
-    session, add_contact, personas_file, monkeypatch
-):
+def test_redis_losing_everything_mid_campaign(session, add_contact, personas_file, monkeypatch):
     # Redis restarted without persistence: queued jobs, limiter state and leases are gone.
     monkeypatch.setattr(dispatch, "REQUEUE_AFTER", dispatch.dt.timedelta(seconds=0.5))
     monkeypatch.setattr(runner, "SWEEP_EVERY", 0.3)

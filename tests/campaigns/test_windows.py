@@ -86,9 +86,7 @@ def test_the_window_is_judged_again_when_dialling(session, add_contact):
 
 def test_days_of_the_week_are_the_campaigns_days(session, add_contact):
     # Saturday 7 August 2021, 09:00 in Vietnam, for a Monday–Friday campaign.
-    campaign = _campaign(
-        session, add_contact, ["+84912000001"], now=vn(9, day=7), days="mon-fri"
-    )
+    campaign = _campaign(session, add_contact, ["+84912000001"], now=vn(9, day=7), days="mon-fri")
     assert session.scalar(select(Target)).next_at == vn(8, day=9)
     assert dispatch_campaign(db_session=session, campaign=campaign, now=vn(9, day=7)) == 0
 
