@@ -46,7 +46,7 @@ def list_route(session: SessionDep, user: UserDep) -> list[dict[str, Any]]:
     ]
 
 
-@router.post("", status_code=201, dependencies=[Depends(csrf_protect)])
+@router.post("", status_code=201, dependencies=[Depends(api_user), Depends(csrf_protect)])
 def create_route(body: CampaignCreate, session: SessionDep, user: UserDep) -> dict[str, Any]:
     """Create a draft campaign from a preset."""
     require_change(user)
@@ -146,25 +146,25 @@ def _transition(action: str, campaign_id: int, session: Session, user: User) -> 
     return campaign_json(campaign)
 
 
-@router.post("/{campaign_id}/start", dependencies=[Depends(csrf_protect)])
+@router.post("/{campaign_id}/start", dependencies=[Depends(api_user), Depends(csrf_protect)])
 def start_route(campaign_id: int, session: SessionDep, user: UserDep) -> dict[str, Any]:
     """Start (or schedule) a draft campaign."""
     return _transition("start", campaign_id, session, user)
 
 
-@router.post("/{campaign_id}/pause", dependencies=[Depends(csrf_protect)])
+@router.post("/{campaign_id}/pause", dependencies=[Depends(api_user), Depends(csrf_protect)])
 def pause_route(campaign_id: int, session: SessionDep, user: UserDep) -> dict[str, Any]:
     """Stop new calls at once."""
     return _transition("pause", campaign_id, session, user)
 
 
-@router.post("/{campaign_id}/resume", dependencies=[Depends(csrf_protect)])
+@router.post("/{campaign_id}/resume", dependencies=[Depends(api_user), Depends(csrf_protect)])
 def resume_route(campaign_id: int, session: SessionDep, user: UserDep) -> dict[str, Any]:
     """Continue a paused campaign."""
     return _transition("resume", campaign_id, session, user)
 
 
-@router.post("/{campaign_id}/cancel", dependencies=[Depends(csrf_protect)])
+@router.post("/{campaign_id}/cancel", dependencies=[Depends(api_user), Depends(csrf_protect)])
 def cancel_route(campaign_id: int, session: SessionDep, user: UserDep) -> dict[str, Any]:
     """End the campaign."""
     return _transition("cancel", campaign_id, session, user)

@@ -12,7 +12,7 @@ import datetime as dt
 import logging
 import time
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from robocall.campaigns.limits import ConcurrencyLimiter, RateLimiter
@@ -146,6 +146,10 @@ def _adopt(db_session: Session, attempt_id: int, call_sid: str) -> None:
     """The provider has the call: tie it to the attempt (its outcome may already be known)."""
     attempt = db_session.get(Attempt, attempt_id, with_for_update=True)
     if attempt is None or attempt.status != AttemptStatus.dialling:
+        # The sweeper gave the attempt up while the provider was still answering.
+        log.warning(
+            "call %s placed for attempt %s that is no longer dialling", call_sid, attempt_id
+        )
         return
     attempt.status = AttemptStatus.placed
     attempt.call_sid = call_sid
@@ -192,9 +196,17 @@ def _after_uncertain(attempt_id: int) -> str:
         assert target is not None and target.phone is not None and attempt.dialled_at is not None
         phone, since = target.phone, attempt.dialled_at - UNCERTAIN_LOOKBACK
     try:
-        found = telephony.recent_calls_to(to=phone, since=since)
+        listed = telephony.recent_calls_to(to=phone, since=since)
     except (ProviderUnavailable, ProviderUncertain):
         return "uncertain"  # the sweeper looks again later
+    with session_scope() as db_session:
+        # A call another attempt already owns (an earlier try to the same number) is not ours.
+        owned = set(
+            db_session.scalars(
+                select(Attempt.call_sid).where(Attempt.call_sid.in_([c.sid for c in listed]))
+            )
+        )
+    found = [c for c in listed if c.sid not in owned]
     if not found:
         return _not_dialled(attempt_id, UNAVAILABLE_BACKOFF)
     with session_scope() as db_session:
