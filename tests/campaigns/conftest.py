@@ -5,8 +5,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-
-pytest.register_assert_rewrite("tests.campaigns.helpers")
 from sqlalchemy.orm import Session
 
 from robocall.config import reset_settings_cache
