@@ -156,12 +156,12 @@ def run(contacts: int, cps: float, cap: int, workers: int) -> dict[str, float]:
     created = sorted(c.date_created.timestamp() for c in network.calls.values())
     simulator.stop()
     server.should_exit = True
-    most = max(
-        bisect.bisect_left(created, t + 1.0) - i for i, t in enumerate(created)
-    )
+    most = max(bisect.bisect_left(created, t + 1.0) - i for i, t in enumerate(created))
     rate = (len(created) - 1) / (created[-1] - created[0]) if len(created) > 1 else 0.0
     least = contacts / cps + 30 * TIME_FACTOR
-    own_cpu = (cpu_after.ru_utime + cpu_after.ru_stime) - (cpu_before.ru_utime + cpu_before.ru_stime)
+    own_cpu = (cpu_after.ru_utime + cpu_after.ru_stime) - (
+        cpu_before.ru_utime + cpu_before.ru_stime
+    )
     worker_cpu = children.ru_utime + children.ru_stime
     return {
         "calls": len(created),

@@ -27,8 +27,8 @@ from robocall.campaigns.service import (
     resume_campaign,
     start_campaign,
 )
-from robocall.content import load_content
 from robocall.contacts.models import Classification
+from robocall.content import load_content
 from robocall.sms.models import Message
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
