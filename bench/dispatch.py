@@ -204,8 +204,8 @@ def main() -> None:
             f"workers {workers}: calls {r['calls']}, rate {r['rate']:.1f}/s "
             f"({100 * r['rate'] / args.cps:.1f}% of {args.cps:g}), most in one second "
             f"{r['most_in_one_second']}, time {r['elapsed']:.1f} s vs least {r['least']:.1f} s "
-            f"({r['elapsed'] / r['least']:.2f}×), CPU per call: workers {r['worker_cpu_ms']:.1f} ms, "
-            f"all {r['total_cpu_ms']:.1f} ms",
+            f"({r['elapsed'] / r['least']:.2f}×), CPU per call: "
+            f"workers {r['worker_cpu_ms']:.1f} ms, all {r['total_cpu_ms']:.1f} ms",
             flush=True,
         )
 
