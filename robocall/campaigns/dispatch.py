@@ -27,6 +27,7 @@ from robocall.campaigns.models import (
 )
 from robocall.campaigns.rounds import finish_if_done, open_due_round
 from robocall.campaigns.service import window_of
+from robocall.config import get_settings
 from robocall.db import session_scope, utcnow
 from robocall.workers.queues import enqueue_after_commit
 
@@ -35,7 +36,7 @@ log = logging.getLogger(__name__)
 IN_FLIGHT = (AttemptStatus.queued, AttemptStatus.dialling, AttemptStatus.placed)
 TICK_SECONDS = 1.0
 REQUEUE_AFTER = dt.timedelta(seconds=30)  # a queued attempt whose job never ran (Redis lost it)
-DIALLING_STUCK_AFTER = dt.timedelta(seconds=90)  # longer than the provider's create retries
+DIALLING_STUCK_AFTER = dt.timedelta(seconds=90)  # at least; see _dialling_stuck_after
 PLACED_STUCK_AFTER = dt.timedelta(minutes=5)  # no callback moved the call on for this long
 
 
@@ -151,6 +152,14 @@ def scheduler_tick(_client: redis.Redis, _identity: str) -> None:
     tick()
 
 
+def _dialling_stuck_after() -> dt.timedelta:
+    """Longer than a live create can take (every try timing out, with backoff), plus margin."""
+    settings = get_settings()
+    tries = max(settings.telephony_create_tries, 1)
+    longest = tries * settings.telephony_request_timeout + tries * settings.telephony_retry_backoff
+    return max(DIALLING_STUCK_AFTER, dt.timedelta(seconds=longest + 30))
+
+
 def sweep(*, now: dt.datetime | None = None) -> int:
     """Find attempts and SMS whose job or callbacks were lost, and set them going again."""
     from robocall.campaigns import tasks
@@ -186,7 +195,7 @@ def sweep(*, now: dt.datetime | None = None) -> int:
                 select(Attempt.id).where(
                     (
                         (Attempt.status == AttemptStatus.dialling)
-                        & (Attempt.dialled_at < now - DIALLING_STUCK_AFTER)
+                        & (Attempt.dialled_at < now - _dialling_stuck_after())
                     )
                     | (
                         (Attempt.status == AttemptStatus.placed)

@@ -41,7 +41,8 @@ def _wait(condition, seconds: float, what: str) -> None:
 
 def test_a_worker_killed_while_dialling(session, add_contact, subprocess_env, monkeypatch):
     # Longer than any live create takes here, even on a loaded machine.
-    monkeypatch.setattr(dispatch, "DIALLING_STUCK_AFTER", dispatch.dt.timedelta(seconds=6))
+    stuck_after = dispatch.dt.timedelta(seconds=6)
+    monkeypatch.setattr(dispatch, "_dialling_stuck_after", lambda: stuck_after)
     monkeypatch.setattr(dispatch, "REQUEUE_AFTER", dispatch.dt.timedelta(seconds=2))
     campaign_id = make_campaign(session, add_contact, cps=5, max_concurrent=1)
     with (
