@@ -124,3 +124,25 @@ def test_only_one_scheduler_ticks_and_the_standby_takes_over(subprocess_env, tmp
         for process in processes.values():
             if process.poll() is None:
                 process.kill()
+
+
+def test_scheduler_runs_one_periodic_job_on_demand(subprocess_env):
+    for job in ("heartbeat", "campaign_tick", "campaign_sweeper"):
+        result = subprocess.run(
+            [sys.executable, "-m", "robocall.cli", "scheduler", "--eager", job],
+            env=subprocess_env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode == 0, result.stderr
+        assert f"ran {job}" in result.stdout
+    unknown = subprocess.run(
+        [sys.executable, "-m", "robocall.cli", "scheduler", "--eager", "nope"],
+        env=subprocess_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert unknown.returncode == 1
+    assert "no periodic job 'nope'" in unknown.stderr and "campaign_tick" in unknown.stderr

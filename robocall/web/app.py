@@ -11,6 +11,8 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
+from robocall.campaigns.routes import router as campaigns_router
+from robocall.campaigns.wiring import wire_once
 from robocall.config import get_settings
 from robocall.contacts.routes import router as contacts_router
 from robocall.hotline.routes import router as reports_router
@@ -72,4 +74,6 @@ def create_app() -> FastAPI:
     app.include_router(exports.api_router)
     app.include_router(telephony_routes.router)
     app.include_router(ivr_router)
+    app.include_router(campaigns_router)
+    wire_once()
     return app
