@@ -177,16 +177,37 @@ def escalate_report(
     return created
 
 
-def deliver_notification(*, db_session: Session, notification_id: int, send: Any) -> bool:
-    """Send one queued alert with `send(to, body)`; True once it is sent (again: no-op)."""
+@dataclass(frozen=True)
+class PendingAlert:
+    """An alert taken for sending: where it goes and what it says."""
+
+    notification_id: int
+    to: str
+    body: str
+
+
+def take_notification(*, db_session: Session, notification_id: int) -> PendingAlert | None:
+    """Count a try of a queued alert; None if it was already sent or given up."""
+    notification = db_session.get(ReportNotification, notification_id, with_for_update=True)
+    if notification is None or notification.status != NotificationStatus.queued:
+        return None
+    notification.tries += 1
+    return PendingAlert(notification.id, notification.to, notification.body)
+
+
+def record_delivery(
+    *,
+    db_session: Session,
+    notification_id: int,
+    provider_id: str | None = None,
+    error: str | None = None,
+) -> bool:
+    """Note how sending went; True once the alert is sent."""
     notification = db_session.get(ReportNotification, notification_id, with_for_update=True)
     if notification is None or notification.status == NotificationStatus.sent:
         return True
-    notification.tries += 1
-    try:
-        notification.provider_id = send(notification.to, notification.body)
-    except Exception as exc:
-        notification.error = f"{type(exc).__name__}: {exc}"[:500]
+    if error is not None:
+        notification.error = error[:500]
         if notification.tries > len(ALERT_RETRY_INTERVALS):
             notification.status = NotificationStatus.failed
         log.warning(
@@ -197,10 +218,36 @@ def deliver_notification(*, db_session: Session, notification_id: int, send: Any
             notification.error,
         )
         return False
+    notification.provider_id = provider_id
     notification.status = NotificationStatus.sent
     notification.sent_at = utcnow()
     notification.error = None
     return True
+
+
+def deliver_notification(*, db_session: Session, notification_id: int, send: Any) -> bool:
+    """Send one queued alert with `send(to, body)` in this transaction; True once it is sent.
+
+    For a sender that writes to the database itself (the provider records a Message), use
+    `take_notification`, send outside the transaction, then `record_delivery` (as the rq job
+    does), so that no transaction is held open across the provider call.
+    """
+    alert = take_notification(db_session=db_session, notification_id=notification_id)
+    if alert is None:
+        return True
+    try:
+        provider_id = send(alert.to, alert.body)
+    except Exception as exc:
+        return record_delivery(
+            db_session=db_session, notification_id=alert.notification_id, error=_error_text(exc)
+        )
+    return record_delivery(
+        db_session=db_session, notification_id=alert.notification_id, provider_id=provider_id
+    )
+
+
+def _error_text(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {exc}"
 
 
 def list_reports(
