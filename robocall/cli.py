@@ -261,10 +261,7 @@ def _not_built(what: str, issue: int) -> typer.Exit:
 app.command("import")(import_lists)
 app.add_typer(contacts_app, name="contacts")
 
-for _name, _help, _issue in (
-    ("campaign", "Campaigns: create, start, pause, resume, cancel, status, results.", 6),
-    ("export", "Exports for officials.", 7),
-):
+for _name, _help, _issue in (("export", "Exports for officials.", 7),):
     _group = typer.Typer(help=_help)
 
     def _placeholder(_what: str = _name, _n: int = _issue) -> None:
@@ -274,7 +271,11 @@ for _name, _help, _issue in (
     app.add_typer(_group, name=_name)
 
 
+from robocall.campaigns.commands import campaign_app, optout_app  # noqa: E402
 from robocall.users.commands import app as users_app  # noqa: E402
+
+app.add_typer(campaign_app, name="campaign")
+app.add_typer(optout_app, name="optout")
 
 app.add_typer(users_app, name="users")
 from robocall.hotline.commands import reports_app  # noqa: E402

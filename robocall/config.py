@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     # Residents' behaviours (YAML); unset: the default mix.
     simulator_personas: Path | None = None
     hotline_number: str = "+842873009999"
+    # How SMS and calls name the sender, and what one SMS segment costs (VND, for estimates).
+    health_centre_name: str = "TTYT quận"
+    sms_price_per_segment: float = 850.0
     # The https address the provider reaches; webhook signatures are checked against it.
     public_url: str = "http://127.0.0.1:8000"
     timezone: str = "Asia/Ho_Chi_Minh"

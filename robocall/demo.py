@@ -1,27 +1,124 @@
-"""`robocall demo`: every process in one, on the embedded defaults."""
+"""`robocall demo`: a sample F1 list called by simulated residents, start to finish, in one process.
+
+It imports the bundled sample list (robocall/sampledata, made by its seeded generator), runs the
+f1_tracing_call campaign against the bundled simulated residents with compressed time (the
+simulator runs fast, retries come after seconds, the window is the whole day), shows live
+progress, serves the web UI (unless --once), and writes the officials' workbook at the end.
+"""
 
 from __future__ import annotations
 
+import os
 import threading
 import time
+from pathlib import Path
 
 import httpx
 import uvicorn
 from rich.console import Console
 
+from robocall.campaigns.commands import describe, live_progress
+from robocall.campaigns.export import write_campaign_workbook
+from robocall.campaigns.runner import run_until_done, use_simulator
+from robocall.campaigns.service import create_campaign, start_campaign
+from robocall.config import get_settings
 from robocall.db import session_scope
+from robocall.importers.service import import_path
+from robocall.sampledata.generate import LIST_FILE, PERSONAS_FILE
 from robocall.units.service import ensure_sample_units
-from robocall.workers.connection import get_redis
-from robocall.workers.processes import bootstrap, make_worker, stop_on_signals
-from robocall.workers.scheduler import Scheduler
+from robocall.workers.processes import bootstrap, stop_on_signals
+
+DISTRICT = "769"  # the sample district (robocall/units/sample_units.csv)
+TIME_FACTOR = 0.01  # simulated rings and answers run a hundred times faster than life
+RETRY_DELAY = 0.5  # seconds, in place of 15 min – 2 h
+DEMO_WINDOW = "00:00-23:59"  # the demo runs at any hour; real campaigns keep decent hours
+DEMO_CPS = 50.0
+DEMO_CONCURRENT = 30
 
 
 def run_demo(*, once: bool, port: int, console: Console) -> int:
-    """Start web, worker and scheduler in this process; with `once`, check and stop."""
+    """Import, call, show progress, export; with `once`, exit when the campaign ends."""
+    # Progress is shown live; the log keeps to warnings unless asked for more.
+    os.environ.setdefault("ROBOCALL_LOG_LEVEL", "WARNING")
+    use_simulator(personas=PERSONAS_FILE, time_factor=TIME_FACTOR, cps=DEMO_CPS * 2)
     bootstrap()
-    with session_scope() as session:
-        ensure_sample_units(db_session=session)
     stop = threading.Event()
+    server: uvicorn.Server | None = None
+    with stop_on_signals(stop):
+        if not once:
+            server = _serve(port)
+            if not _wait_healthy(f"http://127.0.0.1:{port}", stop):
+                console.print("[red]error:[/red] the web UI did not start")
+                return 1
+            console.print(f"robocall demo: web UI at http://127.0.0.1:{port}  (Ctrl-C to stop)")
+        campaign_id = _prepare_campaign(console)
+        bar, _ = live_progress(console)
+        with bar:
+            task = bar.add_task("", total=1, cid=campaign_id, line="")
+
+            def show(current: dict[str, object]) -> None:
+                bar.update(
+                    task,
+                    total=int(current["targets"] or 1),  # type: ignore[call-overload]
+                    completed=int(current["done"]),  # type: ignore[call-overload]
+                    line=describe(current),
+                )
+
+            final = run_until_done(campaign_id=campaign_id, stop=stop, on_progress=show)
+        console.print(describe(final), highlight=False)
+        if final["status"] != "completed":
+            return 130
+        path = _export(campaign_id)
+        console.print(f"export: {path}", highlight=False)
+        print(path.resolve(), flush=True)
+        if server is not None:
+            console.print("serving the web UI until Ctrl-C")
+            stop.wait()
+            server.should_exit = True
+    return 0
+
+
+def _prepare_campaign(console: Console) -> int:
+    with session_scope() as db_session:
+        ensure_sample_units(db_session=db_session)
+    with session_scope() as db_session:
+        result = import_path(db_session=db_session, path=LIST_FILE, unit_code=DISTRICT)
+        batch_id = result.batch_id or result.already_imported
+    console.print(
+        f"sample list: {result.rows} rows, {result.created} new contacts"
+        + (f" (already imported as batch {batch_id})" if result.already_imported else ""),
+        highlight=False,
+    )
+    with session_scope() as db_session:
+        campaign = create_campaign(
+            db_session=db_session,
+            preset="f1_tracing_call",
+            name="Demo: F1 tracing",
+            unit_code=DISTRICT,
+            batch_ids=[batch_id] if batch_id else None,
+            window=DEMO_WINDOW,
+            cps=DEMO_CPS,
+            max_concurrent=DEMO_CONCURRENT,
+            retry_delay_seconds=RETRY_DELAY,
+            created_by="demo",
+        )
+        start_campaign(db_session=db_session, campaign_id=campaign.id)
+        campaign_id = campaign.id
+    console.print(f"campaign {campaign_id}: f1_tracing_call started", highlight=False)
+    return campaign_id
+
+
+def _export(campaign_id: int) -> Path:
+    from robocall.campaigns.models import Campaign
+
+    path = get_settings().var_dir / "exports" / f"campaign-{campaign_id}-results.xlsx"
+    with session_scope() as db_session:
+        campaign = db_session.get(Campaign, campaign_id)
+        assert campaign is not None
+        return write_campaign_workbook(db_session=db_session, campaign=campaign, path=path)
+
+
+def _serve(port: int) -> uvicorn.Server:
     config = uvicorn.Config(
         "robocall.web.app:create_app",
         factory=True,
@@ -30,33 +127,8 @@ def run_demo(*, once: bool, port: int, console: Console) -> int:
         log_level="warning",
     )
     server = uvicorn.Server(config)
-    worker = make_worker(threaded=True)
-    threads = [
-        threading.Thread(target=server.run, name="web", daemon=True),
-        threading.Thread(
-            target=lambda: worker.work(burst=False, logging_level="WARNING"),
-            name="worker",
-            daemon=True,
-        ),
-        threading.Thread(target=Scheduler(get_redis(), stop).run, name="scheduler", daemon=True),
-    ]
-    with stop_on_signals(stop):
-        for thread in threads:
-            thread.start()
-        url = f"http://127.0.0.1:{port}"
-        healthy = _wait_healthy(url, stop)
-        if healthy:
-            console.print(f"robocall demo: web UI at {url}  (Ctrl-C to stop)")
-        if not once and healthy:
-            stop.wait()
-        server.should_exit = True
-        # The worker thread may sit in a blocking dequeue; it is a daemon and ends with us.
-        worker._stop_requested = True
-        stop.set()
-        for thread in threads:
-            if thread.name != "worker":
-                thread.join(timeout=5)
-    return 0 if healthy else 1
+    threading.Thread(target=server.run, name="web", daemon=True).start()
+    return server
 
 
 def _wait_healthy(url: str, stop: threading.Event, seconds: float = 20.0) -> bool:

@@ -1,5 +1,6 @@
 """Every model, imported so that the metadata is complete (Alembic, tests)."""
 
+from robocall.campaigns.models import Attempt, Campaign, CampaignRound, Target
 from robocall.contacts.models import Contact, OptOut
 from robocall.hotline.models import HotlineReport, ReportNotification
 from robocall.importers.models import ImportBatch
@@ -11,6 +12,10 @@ from robocall.users.models import ApiToken, AuditEntry, User
 
 __all__ = [
     "ApiToken",
+    "Attempt",
+    "Campaign",
+    "CampaignRound",
+    "Target",
     "AuditEntry",
     "Call",
     "CallAnswer",

@@ -10,6 +10,8 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
+from robocall.campaigns.routes import router as campaigns_router
+from robocall.campaigns.wiring import wire_once
 from robocall.config import get_settings
 from robocall.contacts.routes import router as contacts_router
 from robocall.importers.routes import router as imports_router
@@ -56,4 +58,6 @@ def create_app() -> FastAPI:
     app.include_router(contacts_router)
     app.include_router(telephony_routes.router)
     app.include_router(ivr_router)
+    app.include_router(campaigns_router)
+    wire_once()
     return app

@@ -29,6 +29,9 @@ def bootstrap() -> None:
     configure_logging(get_settings().log_level)
     ensure_schema()
     get_redis().ping()
+    from robocall.campaigns.wiring import wire
+
+    wire()
 
 
 @contextmanager

@@ -1,0 +1,389 @@
+"""`robocall campaign …` and `robocall optout …`."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn
+
+console = Console()
+err_console = Console(stderr=True)
+
+campaign_app = typer.Typer(
+    help="Campaigns: create, start, pause, resume, cancel, status, results.", no_args_is_help=True
+)
+optout_app = typer.Typer(help="Numbers that must not be called or sent SMS.", no_args_is_help=True)
+
+
+def _prepare() -> None:
+    from robocall.campaigns.wiring import wire
+    from robocall.schema import SchemaNotReady, ensure_schema
+
+    try:
+        ensure_schema()
+    except SchemaNotReady as exc:
+        err_console.print(f"[red]error:[/red] {exc}", highlight=False)
+        raise typer.Exit(1) from None
+    wire()
+
+
+def _fail(message: str) -> typer.Exit:
+    err_console.print(f"[red]error:[/red] {message}", highlight=False)
+    return typer.Exit(1)
+
+
+@campaign_app.command("create")
+def create_command(
+    preset: Annotated[str, typer.Option("--preset", help="A preset in campaigns/*.yaml.")],
+    name: Annotated[str | None, typer.Option("--name")] = None,
+    unit: Annotated[
+        str | None, typer.Option("--unit", help="Unit code (and units below it).")
+    ] = None,
+    classification: Annotated[str | None, typer.Option("--classification", help="F0 … F3")] = None,
+    batch: Annotated[
+        list[int] | None, typer.Option("--batch", help="Import batch id (repeatable).")
+    ] = None,
+    window: Annotated[
+        str | None, typer.Option("--window", help='e.g. "08:00-11:30,13:30-20:00"')
+    ] = None,
+    days: Annotated[str | None, typer.Option("--days", help="e.g. mon-sun, mon-fri")] = None,
+    cps: Annotated[float | None, typer.Option("--cps", help="Calls per second.")] = None,
+    max_concurrent: Annotated[int | None, typer.Option("--max-concurrent")] = None,
+    max_attempts: Annotated[int | None, typer.Option("--max-attempts", help="Per round.")] = None,
+    retry_delay: Annotated[
+        str | None, typer.Option("--retry-delay", help="One delay for every outcome: 1s, 15m …")
+    ] = None,
+    amd: Annotated[
+        bool | None, typer.Option("--amd/--no-amd", help="Answering-machine detection.")
+    ] = None,
+    start_at: Annotated[str | None, typer.Option("--start-at", help="ISO time with zone.")] = None,
+) -> None:
+    """Create a draft campaign from a preset; prints its id."""
+    from robocall.campaigns.service import CampaignError, create_campaign, parse_duration
+    from robocall.db import session_scope
+
+    _prepare()
+    try:
+        delay = parse_duration(retry_delay) if retry_delay else None
+        starts = dt.datetime.fromisoformat(start_at) if start_at else None
+        with session_scope() as db_session:
+            campaign = create_campaign(
+                db_session=db_session,
+                preset=preset,
+                name=name,
+                unit_code=unit,
+                classification=classification,
+                batch_ids=batch,
+                window=window,
+                days=days,
+                cps=cps,
+                max_concurrent=max_concurrent,
+                max_attempts=max_attempts,
+                retry_delay_seconds=delay,
+                amd=amd,
+                start_at=starts,
+                created_by="cli",
+            )
+            campaign_id = campaign.id
+    except (CampaignError, ValueError) as exc:
+        raise _fail(str(exc)) from None
+    print(campaign_id)
+
+
+def _transition(action: str, campaign_id: int) -> None:
+    from robocall.campaigns import service
+    from robocall.db import session_scope
+
+    _prepare()
+    functions = {
+        "start": service.start_campaign,
+        "pause": service.pause_campaign,
+        "resume": service.resume_campaign,
+        "cancel": service.cancel_campaign,
+    }
+    try:
+        with session_scope() as db_session:
+            campaign = functions[action](db_session=db_session, campaign_id=campaign_id)
+            status = campaign.status.value
+    except service.CampaignError as exc:
+        raise _fail(str(exc)) from None
+    console.print(f"campaign {campaign_id}: {status}")
+
+
+@campaign_app.command("start")
+def start_command(campaign_id: Annotated[int, typer.Argument(metavar="ID")]) -> None:
+    """Start (or schedule, if it has a later start time) a draft campaign."""
+    from robocall.campaigns.models import Campaign
+    from robocall.db import session_scope
+    from robocall.sms.campaign import estimate_campaign_sms
+
+    _prepare()
+    with session_scope() as db_session:
+        campaign = db_session.get(Campaign, campaign_id)
+        estimate = (
+            estimate_campaign_sms(db_session=db_session, campaign=campaign) if campaign else None
+        )
+    if estimate is not None:
+        console.print(
+            f"SMS (at most): {estimate.messages} messages, {estimate.segments} segments, "
+            f"encoding {estimate.encoding}, estimated cost {estimate.cost:,.0f}"
+        )
+    _transition("start", campaign_id)
+
+
+@campaign_app.command("pause")
+def pause_command(campaign_id: Annotated[int, typer.Argument(metavar="ID")]) -> None:
+    """Stop new calls at once (calls in progress finish)."""
+    _transition("pause", campaign_id)
+
+
+@campaign_app.command("resume")
+def resume_command(campaign_id: Annotated[int, typer.Argument(metavar="ID")]) -> None:
+    """Continue a paused campaign."""
+    _transition("resume", campaign_id)
+
+
+@campaign_app.command("cancel")
+def cancel_command(campaign_id: Annotated[int, typer.Argument(metavar="ID")]) -> None:
+    """End a campaign: nothing more is dialled or sent."""
+    _transition("cancel", campaign_id)
+
+
+def _progress_of(campaign_id: int) -> dict[str, Any]:
+    from robocall.campaigns.results import progress
+    from robocall.campaigns.service import CampaignError, get_campaign
+    from robocall.db import session_scope
+
+    try:
+        with session_scope() as db_session:
+            campaign = get_campaign(db_session=db_session, campaign_id=campaign_id)
+            return progress(db_session=db_session, campaign=campaign)
+    except CampaignError as exc:
+        raise _fail(str(exc)) from None
+
+
+def describe(current: dict[str, Any]) -> str:
+    """One line: status, attempts by status, reached %, ETA."""
+    attempts = ", ".join(f"{k} {v}" for k, v in sorted(current["attempts_by_status"].items()))
+    eta = current["eta_seconds"]
+    eta_text = f", ETA {eta:.0f} s" if eta is not None else ""
+    sms = current["sms_by_state"]
+    sms_text = f", SMS {sms}" if sms else ""
+    return (
+        f"{current['status']} · reached {current['reached']}/{current['targets']} "
+        f"({current['reached_percent']}%) · attempts: {attempts or 'none'}{sms_text}{eta_text}"
+    )
+
+
+def live_progress(console_: Console) -> tuple[Progress, Any]:
+    """A rich progress bar: targets done of all, with the status line."""
+    bar = Progress(
+        TextColumn("[bold]campaign {task.fields[cid]}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TextColumn("{task.fields[line]}"),
+        console=console_,
+        transient=False,
+    )
+    return bar, None
+
+
+@campaign_app.command("status")
+def status_command(
+    campaign_id: Annotated[int, typer.Argument(metavar="ID")],
+    watch: Annotated[bool, typer.Option("--watch", help="Follow live until it ends.")] = False,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Progress: attempts by status, reached %, ETA."""
+    _prepare()
+    current = _progress_of(campaign_id)
+    if as_json:
+        print(json.dumps(current, ensure_ascii=False, indent=2))
+        return
+    if not watch:
+        console.print(describe(current), highlight=False)
+        return
+    bar, _ = live_progress(console)
+    with bar:
+        task = bar.add_task("", total=current["targets"] or 1, cid=campaign_id, line="")
+        while True:
+            current = _progress_of(campaign_id)
+            bar.update(
+                task,
+                total=current["targets"] or 1,
+                completed=current["done"],
+                line=describe(current),
+            )
+            if current["status"] in ("completed", "cancelled", "draft"):
+                break
+            time.sleep(1.0)
+
+
+@campaign_app.command("run")
+def run_command(
+    campaign_id: Annotated[int, typer.Argument(metavar="ID")],
+    until_done: Annotated[
+        bool,
+        typer.Option("--until-done", help="Run the scheduler and a worker here until it ends."),
+    ] = False,
+    personas: Annotated[
+        Path | None,
+        typer.Option("--personas", help="Simulated residents (YAML) for the simulator."),
+    ] = None,
+) -> None:
+    """Run a campaign in this process (scheduler tick + worker) until it completes."""
+    from robocall.campaigns.runner import run_until_done, use_simulator
+    from robocall.campaigns.service import CampaignError, start_campaign
+    from robocall.config import get_settings
+    from robocall.db import session_scope
+    from robocall.workers.processes import stop_on_signals
+
+    if not until_done:
+        raise _fail(
+            "give --until-done (otherwise `robocall scheduler` and `robocall worker` run it)"
+        )
+    if personas is not None and not personas.is_file():
+        raise _fail(f"--personas: no file {personas}")
+    if get_settings().telephony == "simulator" and not get_settings().simulator_url:
+        use_simulator(personas=personas)
+    _prepare()
+    try:
+        with session_scope() as db_session:
+            from robocall.campaigns.service import get_campaign
+
+            if get_campaign(db_session=db_session, campaign_id=campaign_id).status.value == "draft":
+                start_campaign(db_session=db_session, campaign_id=campaign_id)
+    except CampaignError as exc:
+        raise _fail(str(exc)) from None
+    stop = threading.Event()
+    bar, _ = live_progress(console)
+    with stop_on_signals(stop), bar:
+        task = bar.add_task("", total=1, cid=campaign_id, line="")
+
+        def show(current: dict[str, Any]) -> None:
+            bar.update(
+                task,
+                total=current["targets"] or 1,
+                completed=current["done"],
+                line=describe(current),
+            )
+
+        final = run_until_done(campaign_id=campaign_id, stop=stop, on_progress=show)
+    console.print(describe(final), highlight=False)
+    if final["status"] not in ("completed", "cancelled"):
+        raise typer.Exit(130)
+
+
+@campaign_app.command("results")
+def results_command(
+    campaign_id: Annotated[int, typer.Argument(metavar="ID")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """One entry per contact: outcome, answers, attempts, SMS."""
+    from robocall.campaigns.results import results
+    from robocall.campaigns.service import CampaignError, get_campaign
+    from robocall.db import session_scope
+
+    _prepare()
+    try:
+        with session_scope() as db_session:
+            campaign = get_campaign(db_session=db_session, campaign_id=campaign_id)
+            rows = results(db_session=db_session, campaign=campaign)
+    except CampaignError as exc:
+        raise _fail(str(exc)) from None
+    if as_json:
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    from robocall.kit.masking import mask_name, mask_phone
+
+    for row in rows:
+        phone = mask_phone(row["phone"] or "")
+        console.print(
+            f"{row['contact_id']:>6}  {mask_name(row['name']):<24} {phone:<16} "
+            f"{row['outcome']:<13} attempts {len(row['attempts'])}  SMS {len(row['sms'])}",
+            highlight=False,
+        )
+
+
+@campaign_app.command("list")
+def list_command() -> None:
+    """Every campaign, newest first."""
+    from robocall.campaigns.service import list_campaigns
+    from robocall.db import session_scope
+
+    _prepare()
+    with session_scope() as db_session:
+        for campaign in list_campaigns(db_session=db_session):
+            console.print(
+                f"{campaign.id:>5}  {campaign.status.value:<10} "
+                f"{campaign.kind.value:<14} {campaign.name}",
+                highlight=False,
+            )
+
+
+@optout_app.command("add")
+def optout_add(
+    phone: Annotated[str, typer.Argument(help="The number, as written (0912…, +84…).")],
+    reason: Annotated[str, typer.Option("--reason")] = "added by staff",
+) -> None:
+    """Never call or text this number again."""
+    from robocall.contacts.service import add_opt_out
+    from robocall.db import session_scope
+
+    _prepare()
+    e164 = _phone(phone)
+    with session_scope() as db_session:
+        add_opt_out(db_session=db_session, phone=e164, reason=reason)
+    console.print(f"{e164}: opted out")
+
+
+@optout_app.command("remove")
+def optout_remove(phone: Annotated[str, typer.Argument()]) -> None:
+    """Let this number be called and texted again."""
+    from robocall.db import session_scope
+    from robocall.sms.inbound import remove_opt_out
+
+    _prepare()
+    e164 = _phone(phone)
+    with session_scope() as db_session:
+        removed = remove_opt_out(db_session=db_session, phone=e164)
+    if not removed:
+        raise _fail(f"{e164} is not on the opt-out list")
+    console.print(f"{e164}: removed from the opt-out list")
+
+
+@optout_app.command("list")
+def optout_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """The opt-out list, newest first."""
+    from robocall.db import session_scope
+    from robocall.sms.inbound import list_opt_outs
+
+    _prepare()
+    with session_scope() as db_session:
+        rows = [
+            {"phone": o.phone, "reason": o.reason, "created_at": o.created_at.isoformat()}
+            for o in list_opt_outs(db_session=db_session)
+        ]
+    if as_json:
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    for row in rows:
+        console.print(
+            f"{row['phone']:<16} {row['created_at'][:19]}  {row['reason']}", highlight=False
+        )
+
+
+def _phone(text: str) -> str:
+    from robocall.contacts.phones import normalize_phone
+
+    e164 = normalize_phone(text)
+    if e164 is None:
+        raise _fail(f"not a phone number: {text!r}")
+    return e164

@@ -1,0 +1,206 @@
+"""The scheduler's side of dispatch: claim due targets, create attempts, enqueue after commit.
+
+Claims are single UPDATEs guarded by the target's status, so several schedulers or workers
+never claim the same target twice (SQLite serialises writers; PostgreSQL re-checks the row).
+The worker judges the calling window again when it dials (tasks.place_call).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+
+import redis
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from robocall.campaigns.models import (
+    Attempt,
+    AttemptStatus,
+    Campaign,
+    CampaignKind,
+    CampaignStatus,
+    SmsState,
+    Target,
+    TargetStatus,
+)
+from robocall.campaigns.rounds import finish_if_done, open_due_round
+from robocall.campaigns.service import window_of
+from robocall.db import session_scope, utcnow
+from robocall.workers.queues import enqueue_after_commit
+
+log = logging.getLogger(__name__)
+
+IN_FLIGHT = (AttemptStatus.queued, AttemptStatus.dialling, AttemptStatus.placed)
+TICK_SECONDS = 1.0
+REQUEUE_AFTER = dt.timedelta(seconds=30)  # a queued attempt whose job never ran (Redis lost it)
+DIALLING_STUCK_AFTER = dt.timedelta(seconds=90)  # longer than the provider's create retries
+PLACED_STUCK_AFTER = dt.timedelta(minutes=5)  # no callback moved the call on for this long
+
+
+def _claim_target(db_session: Session, target_id: int, now: dt.datetime) -> Attempt | None:
+    claimed = db_session.execute(
+        update(Target)
+        .where(Target.id == target_id, Target.status == TargetStatus.pending)
+        .values(status=TargetStatus.calling, attempts_made=Target.attempts_made + 1, updated_at=now)
+    )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        return None
+    target = db_session.get(Target, target_id, populate_existing=True)
+    assert target is not None
+    attempt = Attempt(
+        campaign_id=target.campaign_id,
+        target_id=target.id,
+        number=target.attempts_made,
+        status=AttemptStatus.queued,
+        created_at=now,
+    )
+    db_session.add(attempt)
+    db_session.flush()
+    return attempt
+
+
+def dispatch_campaign(*, db_session: Session, campaign: Campaign, now: dt.datetime) -> int:
+    """Claim the targets due now within the free concurrency and this second's rate; enqueue."""
+    from robocall.campaigns import tasks
+
+    if campaign.status == CampaignStatus.scheduled and (
+        campaign.start_at is None or campaign.start_at <= now
+    ):
+        campaign.status = CampaignStatus.running
+        campaign.started_at = now
+    if campaign.status != CampaignStatus.running:
+        return 0
+    open_due_round(db_session=db_session, campaign=campaign, now=now)
+    enqueued = 0
+    if campaign.kind != CampaignKind.sms and window_of(campaign).is_open(now):
+        in_flight = db_session.scalar(
+            select(func.count(Attempt.id)).where(
+                Attempt.campaign_id == campaign.id, Attempt.status.in_(IN_FLIGHT)
+            )
+        )
+        # Queue at most a second and a bit of calls ahead: the worker's token bucket spaces them.
+        budget = min(
+            campaign.max_concurrent - int(in_flight or 0),
+            math.ceil(campaign.calls_per_second * TICK_SECONDS * 1.5),
+        )
+        if budget > 0:
+            due = db_session.scalars(
+                select(Target.id)
+                .where(
+                    Target.campaign_id == campaign.id,
+                    Target.status == TargetStatus.pending,
+                    Target.next_at <= now,
+                )
+                .order_by(Target.next_at, Target.id)
+                .limit(budget)
+            )
+            for target_id in list(due):
+                attempt = _claim_target(db_session, target_id, now)
+                if attempt is not None:
+                    enqueue_after_commit(db_session, tasks.place_call, attempt.id, queue="calls")
+                    enqueued += 1
+    sms_budget = math.ceil(campaign.sms_per_second * TICK_SECONDS * 1.5)
+    due_sms = db_session.scalars(
+        select(Target.id)
+        .where(Target.campaign_id == campaign.id, Target.sms_state == SmsState.queued)
+        .order_by(Target.id)
+        .limit(sms_budget)
+    )
+    for target_id in list(due_sms):
+        claimed = db_session.execute(
+            update(Target)
+            .where(Target.id == target_id, Target.sms_state == SmsState.queued)
+            .values(sms_state=SmsState.sending, updated_at=now)
+        )
+        if claimed.rowcount == 1:  # type: ignore[attr-defined]
+            enqueue_after_commit(db_session, tasks.send_sms, target_id, queue="sms")
+            enqueued += 1
+    finish_if_done(db_session=db_session, campaign=campaign, now=now)
+    return enqueued
+
+
+def tick(*, now: dt.datetime | None = None) -> int:
+    """One scheduler tick over every campaign that may have work; each in its own commit."""
+    ids = _active_campaign_ids()
+    enqueued = 0
+    for campaign_id in ids:
+        with session_scope() as db_session:
+            campaign = db_session.get(Campaign, campaign_id, with_for_update=True)
+            if campaign is not None:
+                enqueued += dispatch_campaign(
+                    db_session=db_session, campaign=campaign, now=now or utcnow()
+                )
+    return enqueued
+
+
+def _active_campaign_ids() -> list[int]:
+    with session_scope() as db_session:
+        return list(
+            db_session.scalars(
+                select(Campaign.id).where(
+                    Campaign.status.in_([CampaignStatus.running, CampaignStatus.scheduled])
+                )
+            )
+        )
+
+
+def scheduler_tick(_client: redis.Redis, _identity: str) -> None:
+    """The periodic job: dispatch every running campaign."""
+    tick()
+
+
+def sweep(*, now: dt.datetime | None = None) -> int:
+    """Find attempts and SMS whose job or callbacks were lost, and set them going again."""
+    from robocall.campaigns import tasks
+
+    now = now or utcnow()
+    fixed = 0
+    with session_scope() as db_session:
+        stale_queued = list(
+            db_session.scalars(
+                select(Attempt.id).where(
+                    Attempt.status == AttemptStatus.queued, Attempt.created_at < now - REQUEUE_AFTER
+                )
+            )
+        )
+        for attempt_id in stale_queued:
+            # Harmless if the first job still runs: only one of them claims the attempt.
+            enqueue_after_commit(db_session, tasks.place_call, attempt_id, queue="calls")
+        stale_sms = list(
+            db_session.scalars(
+                select(Target.id).where(
+                    Target.sms_state == SmsState.sending,
+                    Target.message_sid.is_(None),
+                    Target.updated_at < now - REQUEUE_AFTER,
+                )
+            )
+        )
+        for target_id in stale_sms:
+            enqueue_after_commit(db_session, tasks.send_sms, target_id, queue="sms")
+        fixed += len(stale_queued) + len(stale_sms)
+    with session_scope() as db_session:
+        stuck = list(
+            db_session.scalars(
+                select(Attempt.id).where(
+                    (
+                        (Attempt.status == AttemptStatus.dialling)
+                        & (Attempt.dialled_at < now - DIALLING_STUCK_AFTER)
+                    )
+                    | (
+                        (Attempt.status == AttemptStatus.placed)
+                        & (Attempt.dialled_at < now - PLACED_STUCK_AFTER)
+                    )
+                )
+            )
+        )
+    for attempt_id in stuck:
+        tasks.recover_attempt(attempt_id, now=now)
+        fixed += 1
+    return fixed
+
+
+def sweeper_job(_client: redis.Redis, _identity: str) -> None:
+    """The periodic job: recover calls and SMS whose callbacks or jobs were lost."""
+    sweep()

@@ -1,0 +1,130 @@
+"""Rounds: the one round of a one-off campaign, or one a day while people are monitored."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.orm import Session
+
+from robocall.campaigns.audience import audience_contacts, households, monitoring_day
+from robocall.campaigns.models import (
+    Campaign,
+    CampaignKind,
+    CampaignRound,
+    CampaignStatus,
+    RoundStatus,
+    Schedule,
+    SmsState,
+    Target,
+    TargetStatus,
+)
+from robocall.campaigns.service import window_of
+from robocall.contacts.models import OptOut
+
+ACTIVE_TARGET = (TargetStatus.pending, TargetStatus.calling)
+ACTIVE_SMS = (SmsState.queued, SmsState.sending)
+
+
+def local_day(campaign: Campaign, now: dt.datetime) -> dt.date:
+    return now.astimezone(window_of(campaign).zone).date()
+
+
+def open_due_round(
+    *, db_session: Session, campaign: Campaign, now: dt.datetime
+) -> CampaignRound | None:
+    """Open the round due now (none if it exists or nobody is due): its targets, one per phone."""
+    day = local_day(campaign, now)
+    rounds = list(
+        db_session.scalars(
+            select(CampaignRound)
+            .where(CampaignRound.campaign_id == campaign.id)
+            .order_by(CampaignRound.number)
+        )
+    )
+    if campaign.schedule == Schedule.one_off and rounds:
+        return None
+    if campaign.schedule == Schedule.daily and any(r.day == day for r in rounds):
+        return None
+    contacts = audience_contacts(db_session=db_session, campaign=campaign, day=day)
+    if campaign.schedule == Schedule.daily and not contacts and rounds:
+        return None
+    number = len(rounds) + 1
+    round_ = CampaignRound(campaign_id=campaign.id, number=number, day=day)
+    db_session.add(round_)
+    db_session.flush()
+    opted_out = set(db_session.scalars(select(OptOut.phone)))
+    wrong = set(
+        db_session.scalars(
+            select(Target.phone).where(
+                Target.campaign_id == campaign.id, Target.status == TargetStatus.wrong_number
+            )
+        )
+    )
+    first_call = window_of(campaign).next_open(now)
+    sms_only = campaign.kind == CampaignKind.sms
+    rows = []
+    for household in households(contacts):
+        status = TargetStatus.pending
+        sms_state = SmsState.queued if sms_only else SmsState.none
+        if household.phone is None:
+            status, sms_state = TargetStatus.no_phone, SmsState.none
+        elif household.phone in opted_out:
+            status, sms_state = TargetStatus.opted_out, SmsState.none
+        elif household.phone in wrong:
+            status, sms_state = TargetStatus.wrong_number, SmsState.none
+        elif sms_only and not household.sms_capable:
+            status, sms_state = TargetStatus.unreached, SmsState.skipped
+        first = household.contacts[0]
+        rows.append(
+            {
+                "campaign_id": campaign.id,
+                "round_id": round_.id,
+                "phone": household.phone,
+                "contact_ids": [c.id for c in household.contacts],
+                "sms_capable": household.sms_capable,
+                "monitoring_day": monitoring_day(campaign, first, day),
+                "status": status,
+                "sms_state": sms_state,
+                "next_at": now if sms_only else first_call,
+                "attempts_made": 0,
+                "updated_at": now,
+            }
+        )
+    if rows:
+        db_session.execute(insert(Target), rows)
+    return round_
+
+
+def finish_if_done(*, db_session: Session, campaign: Campaign, now: dt.datetime) -> bool:
+    """Close open rounds with nothing left to do; complete a campaign with nothing more due."""
+    open_rounds = list(
+        db_session.scalars(
+            select(CampaignRound).where(
+                CampaignRound.campaign_id == campaign.id, CampaignRound.status == RoundStatus.open
+            )
+        )
+    )
+    for round_ in open_rounds:
+        busy = db_session.scalar(
+            select(func.count(Target.id)).where(
+                Target.round_id == round_.id,
+                (Target.status.in_(ACTIVE_TARGET)) | (Target.sms_state.in_(ACTIVE_SMS)),
+            )
+        )
+        if not busy:
+            round_.status = RoundStatus.finished
+            round_.finished_at = now
+    db_session.flush()
+    if any(r.status == RoundStatus.open for r in open_rounds):
+        return False
+    done = campaign.schedule == Schedule.one_off
+    if campaign.schedule == Schedule.daily:
+        tomorrow = local_day(campaign, now) + dt.timedelta(days=1)
+        done = not audience_contacts(db_session=db_session, campaign=campaign, day=tomorrow)
+    if campaign.end_at is not None and now >= campaign.end_at:
+        done = True
+    if done and campaign.status == CampaignStatus.running:
+        campaign.status = CampaignStatus.completed
+        campaign.finished_at = now
+    return done

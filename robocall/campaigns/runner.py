@@ -1,0 +1,107 @@
+"""`campaign run --until-done`: the scheduler's tick and a worker in this process.
+
+For small set-ups, tests and the demo. With the simulator as provider and no simulator URL
+configured, the provider is an in-process simulator (with the given personas) that reaches the
+app's webhooks in-process, so nothing else needs to run.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from robocall.campaigns.dispatch import sweep, tick
+from robocall.campaigns.models import Campaign, CampaignStatus
+from robocall.campaigns.results import progress
+from robocall.config import get_settings, reset_settings_cache
+from robocall.db import session_scope
+from robocall.workers.processes import bootstrap, make_worker
+
+TICK_EVERY = 0.2  # seconds; the token bucket spaces calls, ticking often keeps the queue fed
+SWEEP_EVERY = 5.0  # seconds
+WORKER_IDLE = 0.02  # seconds a worker waits when the queues are empty
+
+
+def use_simulator(
+    *, personas: Path | None = None, time_factor: float | None = None, cps: float | None = None
+) -> None:
+    """Point this process's in-process simulator at these personas and speeds."""
+    from robocall.simulator.embedded import stop_embedded_simulator
+    from robocall.telephony.provider import reset_provider
+
+    if personas is not None:
+        os.environ["ROBOCALL_SIMULATOR_PERSONAS"] = str(personas)
+    if time_factor is not None:
+        os.environ["ROBOCALL_SIMULATOR_TIME_FACTOR"] = str(time_factor)
+    if cps is not None:
+        os.environ["ROBOCALL_SIMULATOR_CPS"] = str(cps)
+        os.environ.setdefault("ROBOCALL_SIMULATOR_MAX_CONCURRENT", "200")
+    reset_settings_cache()
+    stop_embedded_simulator()
+    reset_provider()
+
+
+def run_until_done(
+    *,
+    campaign_id: int,
+    stop: threading.Event | None = None,
+    on_progress: Callable[[dict[str, Any]], None] | None = None,
+    timeout: float | None = None,
+    workers: int = 2,
+) -> dict[str, Any]:
+    """Tick, work and sweep until the campaign is completed or cancelled; its last progress."""
+    bootstrap()
+    settings = get_settings()
+    if settings.telephony == "simulator" and not settings.simulator_url:
+        from robocall.telephony.provider import get_provider
+
+        get_provider()  # start the in-process simulator before the first call
+    stop = stop or threading.Event()
+    finished = threading.Event()
+
+    def work() -> None:
+        # Burst runs in a loop: the worker returns whenever the queues are empty, so it
+        # stops promptly (and cleanly) when the campaign ends.
+        worker = make_worker(threaded=True)
+        while not finished.is_set():
+            worker.work(burst=True, logging_level="WARNING")
+            finished.wait(WORKER_IDLE)
+
+    threads = [
+        threading.Thread(target=work, name=f"campaign-worker-{i}", daemon=True)
+        for i in range(workers)
+    ]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + timeout if timeout else None
+    last_sweep = time.monotonic()
+    try:
+        while not stop.is_set():
+            tick()
+            if time.monotonic() - last_sweep > SWEEP_EVERY:
+                sweep()
+                last_sweep = time.monotonic()
+            with session_scope() as db_session:
+                campaign = db_session.get(Campaign, campaign_id)
+                if campaign is None:
+                    raise ValueError(f"no campaign {campaign_id}")
+                current = progress(db_session=db_session, campaign=campaign)
+            if on_progress is not None:
+                on_progress(current)
+            if current["status"] in (
+                CampaignStatus.completed.value,
+                CampaignStatus.cancelled.value,
+            ):
+                return current
+            if deadline is not None and time.monotonic() > deadline:
+                raise TimeoutError(f"campaign {campaign_id} not done in {timeout} s")
+            stop.wait(TICK_EVERY)
+        return current
+    finally:
+        finished.set()
+        for thread in threads:
+            thread.join(timeout=30)

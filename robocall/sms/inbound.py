@@ -1,0 +1,141 @@
+"""What residents text back: opt-out/opt-in/help keywords, answers, questions and reports."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import logging
+import re
+from dataclasses import dataclass
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from robocall.config import get_settings
+from robocall.contacts.models import Contact, OptOut
+from robocall.contacts.service import add_opt_out
+from robocall.hotline.answers import answer_question
+from robocall.hotline.models import ReportChannel
+from robocall.hotline.service import ReportSource, record_report
+from robocall.ivr.library import get_library
+from robocall.kit.masking import mask_phone
+from robocall.kit.text import strip_diacritics
+from robocall.kit.yamlfile import load
+from robocall.sms.models import Message, MessageDirection
+from robocall.telephony.base import MessageEventData
+from robocall.workers.queues import enqueue_after_commit
+
+log = logging.getLogger(__name__)
+
+QUESTION_WINDOW = dt.timedelta(days=2)  # a reply within this long answers our last SMS question
+_NOT_LETTERS = re.compile(r"[\W_]+")
+
+
+def keyword_key(text: str) -> str:
+    """Text folded for keyword matching: no case, diacritics (đ → d) or spaces."""
+    return _NOT_LETTERS.sub("", strip_diacritics(text or "")).upper()
+
+
+@dataclass(frozen=True)
+class Keywords:
+    lists: dict[str, frozenset[str]]  # optout / optin / help -> folded words
+    replies: dict[str, dict[str, str]]  # list name -> language -> reply
+
+    def kind_of(self, text: str) -> str | None:
+        key = keyword_key(text)
+        for name, words in self.lists.items():
+            if key in words:
+                return name
+        return None
+
+
+@functools.cache
+def load_keywords() -> Keywords:
+    """sms/keywords.yaml (checked by `robocall content check`)."""
+    path = get_settings().content_dir / "sms" / "keywords.yaml"
+    data, problems = load(path, "sms/keywords.yaml")
+    if problems:
+        raise ValueError("; ".join(str(p) for p in problems))
+    lists = {
+        name: frozenset(keyword_key(str(w)) for w in data.get(name) or [])
+        for name in ("optout", "optin", "help")
+    }
+    replies = {k: dict(v) for k, v in (data.get("replies") or {}).items()}
+    return Keywords(lists, replies)
+
+
+def reply_later(db_session: Session, to: str, body: str) -> None:
+    """Send a reply after the webhook commits (through the hotline's SMS sender)."""
+    from robocall.hotline.tasks import send_resident_sms
+
+    enqueue_after_commit(db_session, send_resident_sms, to, body, queue="sms")
+
+
+def remove_opt_out(*, db_session: Session, phone: str) -> bool:
+    """Let this number be called and messaged again; False if it was not on the list."""
+    removed = db_session.execute(delete(OptOut).where(OptOut.phone == phone))
+    return bool(removed.rowcount)  # type: ignore[attr-defined]
+
+
+def list_opt_outs(*, db_session: Session) -> list[OptOut]:
+    """The opt-out list, newest first."""
+    return list(db_session.scalars(select(OptOut).order_by(OptOut.created_at.desc())))
+
+
+def _last_question(db_session: Session, phone: str, now: dt.datetime) -> Message | None:
+    last = db_session.scalar(
+        select(Message)
+        .where(Message.direction == MessageDirection.outbound, Message.to_number == phone)
+        .order_by(Message.created_at.desc())
+        .limit(1)
+    )
+    if last is None or not last.body.rstrip().endswith("?"):
+        return None
+    if last.created_at < now - QUESTION_WINDOW:
+        return None
+    return last
+
+
+def handle_inbound_sms(db_session: Session, message: Message, _event: MessageEventData) -> None:
+    """Listener for telephony: one new SMS from a resident."""
+    phone, text = message.from_number, (message.body or "").strip()
+    keywords = load_keywords()
+    kind = keywords.kind_of(text)
+    if kind == "optout":
+        add_opt_out(db_session=db_session, phone=phone, reason="SMS keyword")
+    elif kind == "optin":
+        remove_opt_out(db_session=db_session, phone=phone)
+    if kind is not None:
+        reply = keywords.replies.get(kind, {}).get("vi")
+        if reply:
+            reply_later(db_session, phone, reply)
+        log.info("SMS keyword %s from %s", kind, mask_phone(phone))
+        return
+    contact = db_session.scalar(select(Contact).where(Contact.phone == phone).limit(1))
+    source = ReportSource(
+        channel=ReportChannel.sms,
+        phone=phone,
+        contact_id=contact.id if contact else None,
+        unit_id=contact.unit_id if contact else None,
+        name=contact.name if contact else None,
+    )
+    question = _last_question(db_session, phone, message.created_at)
+    roster = get_library().duty
+    if question is not None:
+        record_report(
+            db_session=db_session,
+            source=source,
+            data={"kind": "declaration", "answers": {question.body: text}, "message": text},
+            roster=roster,
+        )
+        return
+    answer = answer_question(text=text)
+    if answer is not None:
+        reply_later(db_session, phone, answer.answer)
+        return
+    record_report(
+        db_session=db_session,
+        source=source,
+        data={"kind": "message", "message": text},
+        roster=roster,
+    )
