@@ -247,42 +247,24 @@ def show_config() -> None:
     console.print(table)
 
 
-# --- filled in by the domain issues ------------------------------------------------------
+# --- the domains' command groups -------------------------------------------------------
 
+from robocall.campaigns.commands import campaign_app, optout_app  # noqa: E402
+from robocall.exports.commands import app as export_app  # noqa: E402
+from robocall.hotline.commands import reports_app  # noqa: E402
+from robocall.ivr.commands import flows_app  # noqa: E402
 from robocall.simulator.commands import app as simulator_app  # noqa: E402
-
-app.add_typer(simulator_app, name="simulator")
-
-
-def _not_built(what: str, issue: int) -> typer.Exit:
-    return fail(f"{what} is not built yet (issue {issue})", code=2)
-
+from robocall.users.commands import app as users_app  # noqa: E402
 
 app.command("import")(import_lists)
 app.add_typer(contacts_app, name="contacts")
-
-for _name, _help, _issue in (("export", "Exports for officials.", 7),):
-    _group = typer.Typer(help=_help)
-
-    def _placeholder(_what: str = _name, _n: int = _issue) -> None:
-        raise _not_built(f"`robocall {_what}`", _n)
-
-    _group.callback(invoke_without_command=True)(_placeholder)
-    app.add_typer(_group, name=_name)
-
-
-from robocall.campaigns.commands import campaign_app, optout_app  # noqa: E402
-from robocall.users.commands import app as users_app  # noqa: E402
-
+app.add_typer(simulator_app, name="simulator")
 app.add_typer(campaign_app, name="campaign")
 app.add_typer(optout_app, name="optout")
-
-app.add_typer(users_app, name="users")
-from robocall.hotline.commands import reports_app  # noqa: E402
-from robocall.ivr.commands import flows_app  # noqa: E402
-
 app.add_typer(reports_app, name="reports")
 app.add_typer(flows_app, name="flows")
+app.add_typer(export_app, name="export")
+app.add_typer(users_app, name="users")
 
 
 def main() -> None:

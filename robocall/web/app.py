@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import quote
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
@@ -14,12 +15,15 @@ from robocall.campaigns.routes import router as campaigns_router
 from robocall.campaigns.wiring import wire_once
 from robocall.config import get_settings
 from robocall.contacts.routes import router as contacts_router
+from robocall.hotline.routes import router as reports_router
 from robocall.importers.routes import router as imports_router
 from robocall.ivr import wiring as ivr_wiring
 from robocall.ivr.routes import router as ivr_router
 from robocall.telephony import routes as telephony_routes
 from robocall.web import auth_routes
 from robocall.web.auth import LoginRequired
+from robocall.web.pages import admin, contacts, dashboard, exports, optouts, reports, upload
+from robocall.web.pages.common import error_page
 from robocall.workers.health import check_health
 
 SESSION_HOURS = 12  # a working day; then staff sign in again
@@ -46,6 +50,14 @@ def create_app() -> FastAPI:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
 
+    @app.exception_handler(HTTPException)
+    async def _http_error(request: Request, exc: HTTPException) -> Response:
+        # Scripts get JSON; people get a page in their language.
+        path = request.url.path
+        if path.startswith(("/api/", "/webhooks/", "/simulator/")) or exc.status_code == 401:
+            return await http_exception_handler(request, exc)
+        return error_page(request, exc.status_code, str(exc.detail))
+
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> JSONResponse:
         ok, checks = check_health()
@@ -56,6 +68,10 @@ def create_app() -> FastAPI:
 
     app.include_router(imports_router)
     app.include_router(contacts_router)
+    app.include_router(reports_router)
+    for pages in (dashboard, upload, contacts, reports, exports, optouts, admin):
+        app.include_router(pages.router)
+    app.include_router(exports.api_router)
     app.include_router(telephony_routes.router)
     app.include_router(ivr_router)
     app.include_router(campaigns_router)

@@ -10,7 +10,6 @@ import subprocess
 import sys
 
 import pytest
-from fastapi.testclient import TestClient
 from python_calamine import CalamineWorkbook
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
@@ -18,8 +17,8 @@ from typer.testing import CliRunner
 from robocall.cli import app as cli_app
 from robocall.config import reset_settings_cache
 from robocall.contacts.service import add_opt_out
-from robocall.web.app import create_app
 from tests.importers.helpers import FIXTURES, run_import, table_counts
+from tests.web.helpers import api_client
 
 pytestmark = pytest.mark.usefixtures("units")
 
@@ -69,7 +68,7 @@ def test_cli_refuses_with_exit_2_and_changes_nothing(name, session, some_data):
 
 @pytest.mark.parametrize("name", sorted(REFUSED))
 def test_api_refuses_with_422_and_changes_nothing(name, session, some_data):
-    client = TestClient(create_app())
+    client = api_client(session)
     with open(FIXTURES / name, "rb") as handle:
         response = client.post("/api/imports", files={"file": (name, handle)})
     assert response.status_code == 422
@@ -83,7 +82,7 @@ def test_size_and_row_limits_refuse_the_whole_file(session, some_data, limits):
     result = CliRunner().invoke(cli_app, ["import", str(FIXTURES / "f1_commune_list.xlsx")])
     assert result.exit_code == 2
     assert "over the limit of" in result.stderr and "MB" in result.stderr
-    client = TestClient(create_app())
+    client = api_client(session)
     response = client.post(
         "/api/imports",
         files={"file": ("list.xlsx", (FIXTURES / "f1_commune_list.xlsx").read_bytes())},
@@ -204,8 +203,8 @@ def test_report_workbook_has_every_row_with_status_and_message(tmp_path):
     assert rows[28][9] == "skipped" and "no name" in rows[28][10]
 
 
-def test_api_import_then_read_it_back_with_its_report_and_contacts():
-    client = TestClient(create_app())
+def test_api_import_then_read_it_back_with_its_report_and_contacts(session):
+    client = api_client(session)
     content = (FIXTURES / "f1_commune_list.xlsx").read_bytes()
     response = client.post(
         "/api/imports",
@@ -216,7 +215,7 @@ def test_api_import_then_read_it_back_with_its_report_and_contacts():
     body = response.json()
     assert (body["created"], body["duplicates"], body["legacy_converted"]) == (18, 1, 1)
     batch = client.get(f"/api/imports/{body['batch_id']}").json()
-    assert batch["created"] == 18 and batch["imported_by"] == "api"
+    assert batch["created"] == 18 and batch["imported_by"] == "api:importer"
     assert batch["file_hash"] == body["file_hash"]
     report = client.get(f"/api/imports/{body['batch_id']}/report.xlsx")
     assert report.status_code == 200

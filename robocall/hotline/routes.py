@@ -1,0 +1,124 @@
+"""JSON API of hotline reports: list, read, acknowledge, close (scoped to the caller's units)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from robocall.hotline.models import HotlineReport, ReportStatus
+from robocall.hotline.service import report_as_dict, set_report_status
+from robocall.users.models import User
+from robocall.users.scoping import within
+from robocall.users.service import Scope, record_audit
+from robocall.web.auth import api_user, csrf_protect, require_change, user_scope
+from robocall.web.deps import db_session
+
+router = APIRouter(prefix="/api/reports", tags=["reports"])
+
+
+def report_in_scope(*, db_session: Session, report_id: int, scope: Scope) -> HotlineReport:
+    """The report, or 404 when there is none the caller may see."""
+    report = db_session.get(HotlineReport, report_id)
+    if report is None or not scope.allows(report.unit_id):
+        raise HTTPException(404, detail=f"no report {report_id}")
+    return report
+
+
+def change_report_status(
+    *,
+    db_session: Session,
+    user: User,
+    scope: Scope,
+    report_id: int,
+    status: ReportStatus,
+    client_ip: str | None,
+) -> HotlineReport:
+    """Acknowledge or close a report the user may see and change, with an audit entry."""
+    report = report_in_scope(db_session=db_session, report_id=report_id, scope=scope)
+    require_change(user)
+    before = report.status
+    set_report_status(db_session=db_session, report_id=report.id, status=status, by=user.username)
+    record_audit(
+        db_session=db_session,
+        user=user,
+        action="report.acknowledge" if status is ReportStatus.acknowledged else "report.close",
+        object_type="report",
+        object_id=report.id,
+        unit_id=report.unit_id,
+        detail={"from": before.value, "to": report.status.value},
+        client_ip=client_ip,
+    )
+    return report
+
+
+@router.get("")
+def read_reports(
+    session: Annotated[Session, Depends(db_session)],
+    scope: Annotated[Scope, Depends(user_scope)],
+    urgent: Annotated[bool, Query(description="Only urgent reports.")] = False,
+    status: Annotated[ReportStatus | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> dict[str, Any]:
+    """Reports the caller may see, urgent first, newest first within each."""
+    query = within(select(HotlineReport), HotlineReport.unit_id, scope)
+    if urgent:
+        query = query.where(HotlineReport.urgent.is_(True))
+    if status is not None:
+        query = query.where(HotlineReport.status == status)
+    query = query.order_by(
+        HotlineReport.urgent.desc(), HotlineReport.created_at.desc(), HotlineReport.id.desc()
+    ).limit(limit)
+    return {"items": [report_as_dict(r) for r in session.scalars(query)]}
+
+
+@router.get("/{report_id}")
+def read_report(
+    report_id: int,
+    session: Annotated[Session, Depends(db_session)],
+    scope: Annotated[Scope, Depends(user_scope)],
+) -> dict[str, Any]:
+    """One report."""
+    return report_as_dict(report_in_scope(db_session=session, report_id=report_id, scope=scope))
+
+
+@router.post("/{report_id}/acknowledge", dependencies=[Depends(api_user), Depends(csrf_protect)])
+def acknowledge_report(
+    request: Request,
+    report_id: int,
+    session: Annotated[Session, Depends(db_session)],
+    user: Annotated[User, Depends(api_user)],
+    scope: Annotated[Scope, Depends(user_scope)],
+) -> dict[str, Any]:
+    """Note that someone is handling the report."""
+    report = change_report_status(
+        db_session=session,
+        user=user,
+        scope=scope,
+        report_id=report_id,
+        status=ReportStatus.acknowledged,
+        client_ip=request.client.host if request.client else None,
+    )
+    return report_as_dict(report)
+
+
+@router.post("/{report_id}/close", dependencies=[Depends(api_user), Depends(csrf_protect)])
+def close_report(
+    request: Request,
+    report_id: int,
+    session: Annotated[Session, Depends(db_session)],
+    user: Annotated[User, Depends(api_user)],
+    scope: Annotated[Scope, Depends(user_scope)],
+) -> dict[str, Any]:
+    """Close the report: it has been dealt with."""
+    report = change_report_status(
+        db_session=session,
+        user=user,
+        scope=scope,
+        report_id=report_id,
+        status=ReportStatus.closed,
+        client_ip=request.client.host if request.client else None,
+    )
+    return report_as_dict(report)

@@ -1,0 +1,93 @@
+"""Numbers that asked not to be called or messaged: list, add, remove."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from robocall.contacts.models import Contact, OptOut
+from robocall.contacts.phones import normalize_phone
+from robocall.contacts.service import add_opt_out, list_opt_outs, remove_opt_out
+from robocall.users.service import record_audit
+from robocall.web.auth import csrf_protect
+from robocall.web.deps import db_session
+from robocall.web.pages.common import Viewer, render, strings, viewer
+
+router = APIRouter(include_in_schema=False)
+
+
+def _page(
+    request: Request, who: Viewer, session: Session, error: str | None = None, status: int = 200
+) -> Response:
+    opt_outs = list_opt_outs(db_session=session, within_units=who.scope.unit_ids)
+    return render(
+        request, who, "optouts.html", {"opt_outs": opt_outs, "error": error}, status_code=status
+    )
+
+
+@router.get("/opt-outs", response_class=HTMLResponse)
+def optouts_page(
+    request: Request,
+    who: Annotated[Viewer, Depends(viewer)],
+    session: Annotated[Session, Depends(db_session)],
+) -> Response:
+    return _page(request, who, session)
+
+
+@router.post("/opt-outs", dependencies=[Depends(csrf_protect)])
+def optout_add(
+    request: Request,
+    who: Annotated[Viewer, Depends(viewer)],
+    session: Annotated[Session, Depends(db_session)],
+    phone: Annotated[str, Form(max_length=40)],
+    reason: Annotated[str, Form(max_length=300)] = "",
+) -> Response:
+    who.require_change()
+    e164 = normalize_phone(phone)
+    if e164 is None:
+        message = strings()[who.lang]["optout_bad_phone"].format(phone=phone)
+        return _page(request, who, session, error=message, status=422)
+    opt_out = add_opt_out(db_session=session, phone=e164, reason=reason.strip())
+    record_audit(
+        db_session=session,
+        user=who.user,
+        action="optout.add",
+        object_type="opt_out",
+        object_id=opt_out.id,
+        detail={"reason": reason.strip()},
+        client_ip=who.client_ip,
+    )
+    return RedirectResponse("/opt-outs", status_code=303)
+
+
+@router.post("/opt-outs/{opt_out_id}/remove", dependencies=[Depends(csrf_protect)])
+def optout_remove(
+    opt_out_id: int,
+    who: Annotated[Viewer, Depends(viewer)],
+    session: Annotated[Session, Depends(db_session)],
+) -> Response:
+    opt_out = session.get(OptOut, opt_out_id)
+    if opt_out is not None and who.scope.unit_ids is not None:
+        mine = session.scalar(
+            select(Contact.id).where(
+                Contact.phone == opt_out.phone, Contact.unit_id.in_(sorted(who.scope.unit_ids))
+            )
+        )
+        opt_out = opt_out if mine is not None else None
+    if opt_out is None:
+        raise HTTPException(404, detail=f"no opt-out {opt_out_id}")
+    who.require_change()
+    remove_opt_out(db_session=session, phone=opt_out.phone)
+    record_audit(
+        db_session=session,
+        user=who.user,
+        action="optout.remove",
+        object_type="opt_out",
+        object_id=opt_out_id,
+        client_ip=who.client_ip,
+    )
+    return RedirectResponse("/opt-outs", status_code=303)

@@ -1,0 +1,94 @@
+"""Hotline reports: urgent first; acknowledge, close, listen to the recordings."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from robocall.contacts.models import Contact
+from robocall.hotline.models import HotlineReport, ReportStatus
+from robocall.hotline.routes import change_report_status, report_in_scope
+from robocall.users.scoping import within
+from robocall.users.service import record_audit
+from robocall.web.auth import csrf_protect
+from robocall.web.deps import db_session
+from robocall.web.pages.common import Viewer, render, viewer
+
+router = APIRouter(include_in_schema=False)
+REPORTS_SHOWN = 500
+
+
+@router.get("/reports", response_class=HTMLResponse)
+def reports_page(
+    request: Request,
+    who: Annotated[Viewer, Depends(viewer)],
+    session: Annotated[Session, Depends(db_session)],
+    show_closed: Annotated[bool, Query(alias="all")] = False,
+) -> Response:
+    query = within(select(HotlineReport), HotlineReport.unit_id, who.scope)
+    if not show_closed:
+        query = query.where(HotlineReport.status != ReportStatus.closed)
+    query = query.order_by(
+        HotlineReport.urgent.desc(), HotlineReport.created_at.desc(), HotlineReport.id.desc()
+    ).limit(REPORTS_SHOWN)
+    reports = list(session.scalars(query))
+    return render(request, who, "reports.html", {"reports": reports, "show_closed": show_closed})
+
+
+@router.get("/reports/{report_id}", response_class=HTMLResponse)
+def report_page(
+    request: Request,
+    report_id: int,
+    who: Annotated[Viewer, Depends(viewer)],
+    session: Annotated[Session, Depends(db_session)],
+) -> Response:
+    report = report_in_scope(db_session=session, report_id=report_id, scope=who.scope)
+    contact = session.get(Contact, report.contact_id) if report.contact_id else None
+    if contact is not None and not who.scope.allows(contact.unit_id):
+        contact = None
+    record_audit(
+        db_session=session,
+        user=who.user,
+        action="report.view",
+        object_type="report",
+        object_id=report.id,
+        unit_id=report.unit_id,
+        client_ip=who.client_ip,
+    )
+    return render(request, who, "report.html", {"report": report, "contact": contact})
+
+
+def _change(
+    who: Viewer, session: Session, report_id: int, status: ReportStatus
+) -> RedirectResponse:
+    change_report_status(
+        db_session=session,
+        user=who.user,
+        scope=who.scope,
+        report_id=report_id,
+        status=status,
+        client_ip=who.client_ip,
+    )
+    return RedirectResponse(f"/reports/{report_id}", status_code=303)
+
+
+@router.post("/reports/{report_id}/acknowledge", dependencies=[Depends(csrf_protect)])
+def acknowledge(
+    report_id: int,
+    who: Annotated[Viewer, Depends(viewer)],
+    session: Annotated[Session, Depends(db_session)],
+) -> Response:
+    return _change(who, session, report_id, ReportStatus.acknowledged)
+
+
+@router.post("/reports/{report_id}/close", dependencies=[Depends(csrf_protect)])
+def close(
+    report_id: int,
+    who: Annotated[Viewer, Depends(viewer)],
+    session: Annotated[Session, Depends(db_session)],
+) -> Response:
+    return _change(who, session, report_id, ReportStatus.closed)
