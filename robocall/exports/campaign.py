@@ -65,6 +65,7 @@ SMS_WORDS = {
     "canceled": "Đã hủy",
     "received": "Đã nhận",
 }
+REPORT_STATUS_WORDS = {"new": "Mới", "acknowledged": "Đã xác nhận", "closed": "Đã đóng"}
 SUMMARY_COLUMNS = [
     Column("Xã/Phường"),
     Column("Số người"),
@@ -349,7 +350,7 @@ class CampaignExport:
                 report.urgent,
                 ", ".join(report.urgent_reasons or []),
                 answers,
-                report.status.value,
+                REPORT_STATUS_WORDS.get(report.status.value, report.status.value),
             ]
 
     def sms_rows(self) -> Iterator[Sequence[Cell]]:
@@ -381,7 +382,9 @@ class CampaignExport:
         return [
             Table("Tổng hợp", SUMMARY_COLUMNS, self.summary_rows(), self.zone),
             Table("Cuộc gọi", CALL_COLUMNS, self.call_rows(), self.zone),
-            Table("Chưa liên lạc được", VISIT_COLUMNS, self.visit_rows(), self.zone),
+            Table(
+                "Chưa liên lạc được", VISIT_COLUMNS, self.visit_rows(), self.zone, printable=True
+            ),
             Table("Triệu chứng", REPORT_COLUMNS, self.report_rows(), self.zone),
             Table("Tin nhắn", SMS_COLUMNS, self.sms_rows(), self.zone),
         ]

@@ -33,6 +33,7 @@ class Table:
     columns: Sequence[Column | str]
     rows: Iterable[Sequence[Cell]]
     zone: ZoneInfo | None = None  # times shown in this zone (default: the configured one)
+    printable: bool = False  # A4 landscape, one page wide, header repeated (a list to print)
 
     @property
     def header(self) -> list[str]:
@@ -79,7 +80,7 @@ def write_tables(
     if fmt == "xlsx":
         with Workbook(target, zone) as book:
             for table in tables():
-                sheet = book.sheet(table.sheet, table.columns, table.zone)
+                sheet = book.sheet(table.sheet, table.columns, table.zone, table.printable)
                 for row in counter.count(table.rows):
                     sheet.append(row)
         return

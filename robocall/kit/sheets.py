@@ -120,11 +120,23 @@ class Workbook:
         self._open: list[SheetWriter] = []
 
     def sheet(
-        self, name: str, columns: Sequence[Column | str], zone: ZoneInfo | None = None
+        self,
+        name: str,
+        columns: Sequence[Column | str],
+        zone: ZoneInfo | None = None,
+        printable: bool = False,
     ) -> SheetWriter:
-        """A new sheet; its times are shown in `zone` (default: the workbook's)."""
+        """A new sheet; its times are shown in `zone` (default: the workbook's). A printable
+        sheet prints on A4 landscape, one page wide, with the header row on every page."""
         cols = [c if isinstance(c, Column) else Column(c) for c in columns]
-        writer = SheetWriter(self, self.book.add_worksheet(name), cols, zone)
+        worksheet = self.book.add_worksheet(name)
+        if printable:
+            worksheet.set_paper(9)  # A4
+            worksheet.set_landscape()
+            worksheet.fit_to_pages(1, 0)  # one page wide, as many pages tall as needed
+            worksheet.repeat_rows(0)
+            worksheet.set_footer("&C&P / &N")  # page N of M
+        writer = SheetWriter(self, worksheet, cols, zone)
         self._open.append(writer)
         return writer
 

@@ -185,6 +185,7 @@ def test_campaign_workbook_and_csv_agree_with_the_results(session, finished_camp
     # Neither the SMS-reached nor the reached are on it.
     assert "Lê Thị Dung" not in {n for _, _, n in listed}
     assert "Nguyễn Văn An" not in {n for _, _, n in listed}
+    assert visit.page_setup.orientation == "landscape" and visit.print_title_rows == "$1:$1"
     formula_cell = next(r[2] for r in visit.iter_rows(min_row=2) if r[2].value == FORMULA)
     assert formula_cell.data_type == "s"  # text, never a formula
 
