@@ -249,3 +249,25 @@ def test_a_commune_user_exports_only_their_commune(session, finished_campaign):
     session.expire_all()
     audits = session.scalars(select(AuditEntry).where(AuditEntry.action == "export.download")).all()
     assert [a.detail["campaign"] for a in audits] == [finished_campaign, finished_campaign]
+
+
+def test_the_api_and_the_cli_refuse_what_they_cannot_export(session, world, tmp_path):
+    from tests.web.helpers import api_client
+
+    draft = create_campaign(
+        db_session=session, preset="f1_tracing_call", unit_code=LINH_CHIEU, window="00:00-23:59"
+    )
+    session.commit()
+    admin = api_client(session, "script", Role.admin, None)
+    response = admin.get(f"/api/exports/campaign.xlsx?campaign={draft.id}")
+    assert response.status_code == 200
+    assert CalamineWorkbook.from_filelike(io.BytesIO(response.content)).sheet_names == SHEETS
+    assert admin.get("/api/exports/campaign.csv").status_code == 422  # which campaign?
+    commune = api_client(session, "trung-script", Role.commune, LINH_TRUNG)
+    assert commune.get(f"/api/exports/campaign.xlsx?campaign={draft.id}").status_code == 404
+    assert commune.get(f"/api/exports/campaign.csv?campaign={draft.id}").status_code == 404
+
+    out = tmp_path / "none.xlsx"
+    result = CliRunner().invoke(cli_app, ["export", "campaign", "999", "--out", str(out)])
+    assert result.exit_code == 2 and "no campaign 999" in result.output
+    assert not out.exists() and list(tmp_path.iterdir()) == []
