@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -271,3 +272,42 @@ def test_the_api_and_the_cli_refuse_what_they_cannot_export(session, world, tmp_
     result = CliRunner().invoke(cli_app, ["export", "campaign", "999", "--out", str(out)])
     assert result.exit_code == 2 and "no campaign 999" in result.output
     assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_the_worker_prepares_a_campaign_workbook_for_the_exports_page(session, world, tmp_path):
+    from tests.web.helpers import page_csrf, running_worker
+
+    trung = create_campaign(
+        db_session=session, preset="f1_tracing_call", unit_code=LINH_TRUNG, window="00:00-23:59"
+    )
+    chieu = create_campaign(
+        db_session=session, preset="f1_tracing_call", unit_code=LINH_CHIEU, window="00:00-23:59"
+    )
+    session.commit()
+    client = signed_in_client(session, "linhtrung", Role.commune, LINH_TRUNG)
+    page = client.get("/exports").text
+    assert f"/exports/campaign.xlsx?campaign={trung.id}" in page
+    assert f"campaign={chieu.id}" not in page  # another commune's campaign is not offered
+    csrf = page_csrf(client, "/exports")
+    refused = client.post(
+        "/exports/campaign/prepare", data={"csrf_token": csrf, "fmt": "xlsx", "campaign": chieu.id}
+    )
+    assert refused.status_code == 404
+    response = client.post(
+        "/exports/campaign/prepare",
+        data={"csrf_token": csrf, "fmt": "csv", "campaign": trung.id},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303
+    token = response.headers["location"].rsplit("/", 1)[1]
+    with running_worker(["exports"]):
+        for _ in range(200):
+            if client.get(f"/exports/prepared/{token}/progress").json()["state"] == "done":
+                break
+            time.sleep(0.05)
+    download = client.get(f"/exports/prepared/{token}/file")
+    assert download.status_code == 200
+    assert f"campaign-{trung.id}-" in download.headers["content-disposition"]
+    assert download.content.startswith(b"\xef\xbb\xbf")
+    names = [r[1] for r in csv.reader(io.StringIO(download.content.decode("utf-8-sig")))]
+    assert names == ["Họ và tên"]  # the header only: a draft has nobody in it yet
