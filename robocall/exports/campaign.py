@@ -171,12 +171,22 @@ def needs_visit(row: dict[str, Any]) -> bool:
     return row["outcome"] in NOT_REACHED_BY_CALL and not sms_reached(row)
 
 
+@dataclass(frozen=True, slots=True)
+class _Person:
+    """What the export needs of a contact beyond `campaign results` (kept small: one a person)."""
+
+    name: str
+    unit_id: int | None
+    hamlet: str | None
+    address_detail: str | None
+
+
 @dataclass
 class _People:
     """The campaign's people in the caller's units, as `campaign results` reports them."""
 
     rows: list[dict[str, Any]]
-    contacts: dict[int, Contact]
+    contacts: dict[int, _Person]
     units: dict[int, str]
 
     def commune(self, row: dict[str, Any]) -> str:
@@ -207,13 +217,13 @@ class CampaignExport:
             units = None if self.scope.unit_ids is None else set(self.scope.unit_ids)
             rows = results(db_session=self.db_session, campaign=self.campaign, unit_ids=units)
             ids = [r["contact_id"] for r in rows]
-            contacts: dict[int, Contact] = {}
+            contacts: dict[int, _Person] = {}
+            columns = (Contact.name, Contact.unit_id, Contact.hamlet, Contact.address_detail)
             for start in range(0, len(ids), _BATCH):
                 chunk = ids[start : start + _BATCH]
-                contacts.update(
-                    (c.id, c)
-                    for c in self.db_session.scalars(select(Contact).where(Contact.id.in_(chunk)))
-                )
+                query = select(Contact.id, *columns).where(Contact.id.in_(chunk))
+                for cid, name, unit_id, hamlet, address in self.db_session.execute(query):
+                    contacts[cid] = _Person(name, unit_id, hamlet, address)
             names = dict(self.db_session.execute(select(Unit.id, Unit.name)).all())
             self._people = _People(rows, contacts, names)
         return self._people
