@@ -18,7 +18,6 @@ import uvicorn
 from rich.console import Console
 
 from robocall.campaigns.commands import describe, live_progress
-from robocall.campaigns.export import write_campaign_workbook
 from robocall.campaigns.runner import run_until_done, use_simulator
 from robocall.campaigns.service import create_campaign, start_campaign
 from robocall.config import get_settings
@@ -109,13 +108,16 @@ def _prepare_campaign(console: Console) -> int:
 
 
 def _export(campaign_id: int) -> Path:
-    from robocall.campaigns.models import Campaign
+    """The officials' workbook (the same as `robocall export campaign ID`)."""
+    from robocall.exports.service import ExportRequest, write_export_file
+    from robocall.users.service import Scope
 
     path = get_settings().var_dir / "exports" / f"campaign-{campaign_id}-results.xlsx"
+    path.parent.mkdir(parents=True, exist_ok=True)
     with session_scope() as db_session:
-        campaign = db_session.get(Campaign, campaign_id)
-        assert campaign is not None
-        return write_campaign_workbook(db_session=db_session, campaign=campaign, path=path)
+        request = ExportRequest(scope=Scope(None), campaign_id=campaign_id)
+        write_export_file(db_session=db_session, name="campaign", path=path, request=request)
+    return path
 
 
 def _serve(port: int) -> uvicorn.Server:

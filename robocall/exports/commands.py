@@ -19,7 +19,13 @@ UnitOption = Annotated[
 ]
 
 
-def _export(name: str, out: Path, unit: str | None, day: dt.date | None = None) -> None:
+def _export(
+    name: str,
+    out: Path,
+    unit: str | None,
+    day: dt.date | None = None,
+    campaign_id: int | None = None,
+) -> None:
     from robocall.db import session_scope
     from robocall.exports.service import ExportError, ExportRequest, write_export_file
     from robocall.schema import SchemaNotReady, ensure_schema
@@ -28,7 +34,9 @@ def _export(name: str, out: Path, unit: str | None, day: dt.date | None = None) 
     try:
         ensure_schema()
         with session_scope() as session:
-            request = ExportRequest(scope=Scope(None), unit_code=unit, day=day)
+            request = ExportRequest(
+                scope=Scope(None), unit_code=unit, day=day, campaign_id=campaign_id
+            )
             write_export_file(db_session=session, name=name, path=out, request=request)
             record_audit(
                 db_session=session,
@@ -36,7 +44,7 @@ def _export(name: str, out: Path, unit: str | None, day: dt.date | None = None) 
                 action="export.download",
                 object_type="export",
                 object_id=name,
-                detail={"file": out.name, "unit": unit, "via": "cli"},
+                detail={"file": out.name, "unit": unit, "campaign": campaign_id, "via": "cli"},
             )
     except (ExportError, SchemaNotReady) as exc:
         err_console.print(f"[red]error:[/red] {exc}", highlight=False)
@@ -73,3 +81,14 @@ def export_situation(
             err_console.print(f"[red]error:[/red] --date: {date!r} is not YYYY-MM-DD")
             raise typer.Exit(2) from None
     _export("situation", out, unit, day)
+
+
+@app.command("campaign")
+def export_campaign(
+    campaign_id: Annotated[int, typer.Argument(metavar="ID")],
+    out: OutOption,
+    unit: UnitOption = None,
+) -> None:
+    """A campaign's workbook (summary, calls, whom to visit, symptoms, SMS) or, as CSV, one
+    row per person with their result."""
+    _export("campaign", out, unit, campaign_id=campaign_id)

@@ -15,11 +15,13 @@ from typing import IO
 from sqlalchemy.orm import Session
 
 from robocall.config import get_settings
+from robocall.exports.campaign import CampaignExport, find_campaign
 from robocall.exports.contacts import contact_tables, unit_filter
 from robocall.exports.reports import report_tables
 from robocall.exports.situation import build_situation, situation_tables
 from robocall.exports.tables import (
     ExportError,
+    ExportNotFound,
     ExportUnitUnknown,
     Table,
     export_format,
@@ -30,6 +32,7 @@ from robocall.users.service import Scope
 __all__ = [
     "EXPORTS",
     "ExportError",
+    "ExportNotFound",
     "ExportRequest",
     "ExportUnitUnknown",
     "export_file_name",
@@ -39,11 +42,12 @@ __all__ = [
 
 @dataclass(frozen=True)
 class ExportRequest:
-    """What to export: over which units, and for which day (situation report)."""
+    """What to export: over which units, for which day (situation report), which campaign."""
 
     scope: Scope
     unit_code: str | None = None
     day: dt.date | None = None
+    campaign_id: int | None = None
 
 
 Builder = Callable[[Session, ExportRequest], list[Table]]
@@ -57,6 +61,8 @@ class ExportKind:
     personal_data: bool  # names and phones: downloading it is audited as such
     formats: tuple[str, ...]
     build: Builder
+    build_csv: Builder | None = None  # the CSV's table when it is not the workbook's first sheet
+    needs_campaign: bool = False
 
 
 def _contacts(db_session: Session, request: ExportRequest) -> list[Table]:
@@ -77,6 +83,22 @@ def _situation(db_session: Session, request: ExportRequest) -> list[Table]:
     return situation_tables(situation)
 
 
+def _campaign_export(db_session: Session, request: ExportRequest) -> CampaignExport:
+    scope = unit_filter(db_session=db_session, scope=request.scope, unit_code=request.unit_code)
+    campaign = find_campaign(
+        db_session=db_session, campaign_id=request.campaign_id, scope=request.scope
+    )
+    return CampaignExport(db_session=db_session, campaign=campaign, scope=scope)
+
+
+def _campaign(db_session: Session, request: ExportRequest) -> list[Table]:
+    return _campaign_export(db_session, request).tables()
+
+
+def _campaign_results(db_session: Session, request: ExportRequest) -> list[Table]:
+    return [_campaign_export(db_session, request).results_table()]
+
+
 EXPORTS: dict[str, ExportKind] = {
     kind.name: kind
     for kind in (
@@ -92,6 +114,16 @@ EXPORTS: dict[str, ExportKind] = {
             ("xlsx",),
             _situation,
         ),
+        ExportKind(
+            "campaign",
+            "Kết quả chiến dịch",
+            "Campaign results",
+            True,
+            ("xlsx", "csv"),
+            _campaign,
+            build_csv=_campaign_results,
+            needs_campaign=True,
+        ),
     )
 }
 
@@ -104,9 +136,13 @@ def get_export(name: str) -> ExportKind:
     return kind
 
 
-def export_file_name(*, name: str, fmt: str, day: dt.date | None = None) -> str:
-    """A download's file name, e.g. `contacts-2026-11-23.xlsx`."""
+def export_file_name(
+    *, name: str, fmt: str, day: dt.date | None = None, campaign_id: int | None = None
+) -> str:
+    """A download's file name, e.g. `contacts-2026-11-23.xlsx`, `campaign-7-2026-11-23.csv`."""
     day = day or dt.datetime.now(get_settings().zone).date()
+    if campaign_id is not None:
+        name = f"{name}-{campaign_id}"
     return f"{name}-{day.isoformat()}.{fmt}"
 
 
@@ -123,10 +159,11 @@ def write_export(
     kind = get_export(name)
     if fmt not in kind.formats:
         raise ExportError(f"{name}: available as {' or '.join(kind.formats)}, not {fmt}")
+    build = kind.build_csv if fmt == "csv" and kind.build_csv is not None else kind.build
     write_tables(
         target=target,
         fmt=fmt,
-        tables=lambda: kind.build(db_session, request),
+        tables=lambda: build(db_session, request),
         zone=get_settings().zone,
         progress=progress,
     )

@@ -16,7 +16,12 @@ class ExportError(ValueError):
     """An export that cannot be made as asked (format, unit, date); the message says why."""
 
 
-class ExportUnitUnknown(ExportError):
+class ExportNotFound(ExportError):
+    """What the export is about (a unit, a campaign) does not exist or is outside the caller's
+    units: answered as 404."""
+
+
+class ExportUnitUnknown(ExportNotFound):
     """The unit asked for does not exist or is outside the caller's units."""
 
 
@@ -27,6 +32,8 @@ class Table:
     sheet: str
     columns: Sequence[Column | str]
     rows: Iterable[Sequence[Cell]]
+    zone: ZoneInfo | None = None  # times shown in this zone (default: the configured one)
+    printable: bool = False  # A4 landscape, one page wide, header repeated (a list to print)
 
     @property
     def header(self) -> list[str]:
@@ -73,14 +80,14 @@ def write_tables(
     if fmt == "xlsx":
         with Workbook(target, zone) as book:
             for table in tables():
-                sheet = book.sheet(table.sheet, table.columns)
+                sheet = book.sheet(table.sheet, table.columns, table.zone, table.printable)
                 for row in counter.count(table.rows):
                     sheet.append(row)
         return
     if fmt == "csv":
         first = next(iter(tables()))
         text = io.TextIOWrapper(cast(BinaryIO, target), encoding="utf-8", newline="")
-        write_csv(text, first.header, counter.count(first.rows), zone)
+        write_csv(text, first.header, counter.count(first.rows), first.zone or zone)
         text.flush()
         text.detach()  # the caller owns `target` and closes it
         return

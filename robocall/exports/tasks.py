@@ -67,6 +67,7 @@ def queue_export(
     fmt: str,
     unit_code: str | None,
     day: dt.date | None,
+    campaign_id: int | None = None,
 ) -> str:
     """Prepare an export in the worker once the caller's transaction commits; its token."""
     kind = get_export(name)
@@ -81,6 +82,7 @@ def queue_export(
         fmt=fmt,
         unit=unit_code,
         day=day.isoformat() if day else None,
+        campaign=campaign_id,
         rows=0,
         user_id=user.id,
     )
@@ -115,6 +117,7 @@ def run_export(token: str) -> None:
                 scope=scope_of(db_session=session, user=user),
                 unit_code=status["unit"] or None,
                 day=dt.date.fromisoformat(status["day"]) if status["day"] else None,
+                campaign_id=status.get("campaign"),
             )
             with partial.open("wb") as handle:
                 write_export(

@@ -40,8 +40,15 @@ class Column:
 class SheetWriter:
     """One worksheet written row by row (the workbook streams rows to disk)."""
 
-    def __init__(self, book: Workbook, sheet: Worksheet, columns: Sequence[Column]) -> None:
+    def __init__(
+        self,
+        book: Workbook,
+        sheet: Worksheet,
+        columns: Sequence[Column],
+        zone: ZoneInfo | None = None,
+    ) -> None:
         self.book = book
+        self.zone = zone or book.zone  # times are shown in this zone
         self.sheet = sheet
         self.columns = columns
         self.row = 1
@@ -64,7 +71,7 @@ class SheetWriter:
             sheet.write_string(self.row, col, text)
             self._fit(col, text)
         elif isinstance(value, dt.datetime):
-            local = value.astimezone(book.zone).replace(tzinfo=None)
+            local = value.astimezone(self.zone).replace(tzinfo=None)
             sheet.write_datetime(self.row, col, local, book.datetime_format)
             self._fit(col, "00/00/0000 00:00")
         elif isinstance(value, dt.date):
@@ -112,9 +119,24 @@ class Workbook:
         self.datetime_format = self.book.add_format({"num_format": DATETIME_FORMAT})
         self._open: list[SheetWriter] = []
 
-    def sheet(self, name: str, columns: Sequence[Column | str]) -> SheetWriter:
+    def sheet(
+        self,
+        name: str,
+        columns: Sequence[Column | str],
+        zone: ZoneInfo | None = None,
+        printable: bool = False,
+    ) -> SheetWriter:
+        """A new sheet; its times are shown in `zone` (default: the workbook's). A printable
+        sheet prints on A4 landscape, one page wide, with the header row on every page."""
         cols = [c if isinstance(c, Column) else Column(c) for c in columns]
-        writer = SheetWriter(self, self.book.add_worksheet(name), cols)
+        worksheet = self.book.add_worksheet(name)
+        if printable:
+            worksheet.set_paper(9)  # A4
+            worksheet.set_landscape()
+            worksheet.fit_to_pages(1, 0)  # one page wide, as many pages tall as needed
+            worksheet.repeat_rows(0)
+            worksheet.set_footer("&C&P / &N")  # page N of M
+        writer = SheetWriter(self, worksheet, cols, zone)
         self._open.append(writer)
         return writer
 

@@ -22,7 +22,16 @@ from robocall.ivr.routes import router as ivr_router
 from robocall.telephony import routes as telephony_routes
 from robocall.web import auth_routes
 from robocall.web.auth import LoginRequired
-from robocall.web.pages import admin, contacts, dashboard, exports, optouts, reports, upload
+from robocall.web.pages import (
+    admin,
+    campaigns,
+    contacts,
+    dashboard,
+    exports,
+    optouts,
+    reports,
+    upload,
+)
 from robocall.web.pages.common import error_page
 from robocall.workers.health import check_health
 
@@ -69,7 +78,7 @@ def create_app() -> FastAPI:
     app.include_router(imports_router)
     app.include_router(contacts_router)
     app.include_router(reports_router)
-    for pages in (dashboard, upload, contacts, reports, exports, optouts, admin):
+    for pages in (dashboard, upload, campaigns, contacts, reports, exports, optouts, admin):
         app.include_router(pages.router)
     app.include_router(exports.api_router)
     app.include_router(telephony_routes.router)

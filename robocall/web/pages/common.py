@@ -38,6 +38,7 @@ class NavItem:
 NAV: list[NavItem] = [
     NavItem("/", "nav_dashboard"),
     NavItem("/upload", "nav_upload"),
+    NavItem("/campaigns", "nav_campaigns"),
     NavItem("/contacts", "nav_contacts"),
     NavItem("/reports", "nav_reports"),
     NavItem("/exports", "nav_exports"),

@@ -20,11 +20,13 @@ from fastapi.responses import (
 from sqlalchemy.orm import Session
 from starlette.background import BackgroundTask
 
+from robocall.campaigns.models import Campaign
+from robocall.exports.campaign import campaign_visible, visible_campaigns
 from robocall.exports.service import (
     EXPORTS,
     ExportError,
+    ExportNotFound,
     ExportRequest,
-    ExportUnitUnknown,
     export_file_name,
     get_export,
     write_export,
@@ -57,6 +59,7 @@ def exports_page(
         "exports.html",
         {
             "exports": list(EXPORTS.values()),
+            "campaigns": visible_campaigns(db_session=session, scope=who.scope),
             "units": units_in_scope(db_session=session, scope=who.scope),
             "today": local_today(),
         },
@@ -82,24 +85,25 @@ def export_response(
     unit: str | None,
     day: dt.date | None,
     client_ip: str | None,
+    campaign_id: int | None = None,
 ) -> Response:
     """The export as a download: written to a spooled temporary file, then streamed; audited."""
     try:
         kind = get_export(name)
     except ExportError as exc:
         raise HTTPException(404, detail=str(exc)) from None
-    request = ExportRequest(scope=scope, unit_code=unit or None, day=day)
+    request = ExportRequest(scope=scope, unit_code=unit or None, day=day, campaign_id=campaign_id)
     # Spilled to disk past 8 MB: a large export never sits whole in memory.
     spool: tempfile.SpooledTemporaryFile[bytes] = tempfile.SpooledTemporaryFile(8 * 1024 * 1024)
     try:
         write_export(db_session=db_session, name=name, fmt=fmt, request=request, target=spool)
-    except ExportUnitUnknown as exc:
+    except ExportNotFound as exc:
         spool.close()
         raise HTTPException(404, detail=str(exc)) from None
     except ExportError as exc:
         spool.close()
         raise HTTPException(422, detail=str(exc)) from None
-    file_name = export_file_name(name=name, fmt=fmt, day=day)
+    file_name = export_file_name(name=name, fmt=fmt, day=day, campaign_id=campaign_id)
     record_audit(
         db_session=db_session,
         user=user,
@@ -107,7 +111,12 @@ def export_response(
         object_type="export",
         object_id=name,
         unit_id=user.unit_id,
-        detail={"file": file_name, "unit": unit, "personal_data": kind.personal_data},
+        detail={
+            "file": file_name,
+            "unit": unit,
+            "campaign": campaign_id,
+            "personal_data": kind.personal_data,
+        },
         client_ip=client_ip,
     )
     return StreamingResponse(
@@ -125,6 +134,7 @@ def download_export(
     session: Annotated[Session, Depends(db_session)],
     unit: Annotated[str | None, Query()] = None,
     date: Annotated[dt.date | None, Query()] = None,
+    campaign: Annotated[int | None, Query()] = None,
 ) -> Response:
     return export_response(
         db_session=session,
@@ -135,6 +145,7 @@ def download_export(
         unit=unit,
         day=date,
         client_ip=who.client_ip,
+        campaign_id=campaign,
     )
 
 
@@ -151,8 +162,9 @@ def download_export_api(
     session: Annotated[Session, Depends(db_session)],
     unit: Annotated[str | None, Query(description="Unit code (and the units below it).")] = None,
     date: Annotated[dt.date | None, Query(description="Day of the situation report.")] = None,
+    campaign: Annotated[int | None, Query(description="The campaign's number.")] = None,
 ) -> Response:
-    """An export (contacts, reports: xlsx or csv; situation: xlsx) for scripts."""
+    """An export (contacts, reports, campaign: xlsx or csv; situation: xlsx) for scripts."""
     return export_response(
         db_session=session,
         user=user,
@@ -162,6 +174,7 @@ def download_export_api(
         unit=unit,
         day=date,
         client_ip=request.client.host if request.client else None,
+        campaign_id=campaign,
     )
 
 
@@ -173,6 +186,7 @@ def prepare_export(
     fmt: Annotated[str, Form()],
     unit: Annotated[str | None, Form()] = None,
     date: Annotated[dt.date | None, Form()] = None,
+    campaign: Annotated[int | None, Form()] = None,
 ) -> Response:
     """Have the worker prepare the export; follow it on its progress page."""
     code = (unit or "").strip() or None
@@ -180,9 +194,21 @@ def prepare_export(
         found = get_by_code(db_session=session, code=code)
         if found is None or not who.scope.allows(found.id):
             raise HTTPException(404, detail=f"unit: no unit with code {code!r}")
+    if name in EXPORTS and EXPORTS[name].needs_campaign:
+        found_campaign = session.get(Campaign, campaign) if campaign is not None else None
+        if found_campaign is None or not campaign_visible(
+            db_session=session, campaign=found_campaign, scope=who.scope
+        ):
+            raise HTTPException(404, detail=f"campaign: no campaign {campaign}")
     try:
         token = queue_export(
-            db_session=session, user=who.user, name=name, fmt=fmt, unit_code=code, day=date
+            db_session=session,
+            user=who.user,
+            name=name,
+            fmt=fmt,
+            unit_code=code,
+            day=date,
+            campaign_id=campaign,
         )
     except ExportError as exc:
         raise HTTPException(404 if name not in EXPORTS else 422, detail=str(exc)) from None
@@ -224,7 +250,9 @@ def prepared_download(
     if status["state"] != "done" or not path.exists():
         raise HTTPException(410, detail="the file was already downloaded or has expired")
     day = dt.date.fromisoformat(status["day"]) if status.get("day") else None
-    file_name = export_file_name(name=status["name"], fmt=status["fmt"], day=day)
+    file_name = export_file_name(
+        name=status["name"], fmt=status["fmt"], day=day, campaign_id=status.get("campaign")
+    )
     record_audit(
         db_session=session,
         user=who.user,
@@ -235,6 +263,7 @@ def prepared_download(
         detail={
             "file": file_name,
             "unit": status.get("unit") or None,
+            "campaign": status.get("campaign"),
             "personal_data": get_export(status["name"]).personal_data,
             "via": "worker",
         },
