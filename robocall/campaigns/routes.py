@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, HTTPException
 from sqlalchemy.orm import Session
 
 from robocall.campaigns import service
+from robocall.campaigns.access import campaign_runnable, campaign_visible, visible_campaigns
 from robocall.campaigns.models import Campaign
 from robocall.campaigns.results import campaign_json, progress, results
 from robocall.campaigns.schemas import CampaignCreate
@@ -24,14 +25,19 @@ SessionDep = Annotated[Session, Depends(db_session)]
 UserDep = Annotated[User, Depends(api_user)]
 
 
-def _visible(session: Session, user: User, campaign_id: int) -> tuple[Campaign, Scope]:
+def _visible(
+    session: Session, user: User, campaign_id: int, *, to_run: bool = False
+) -> tuple[Campaign, Scope]:
+    """The campaign if the user may see it (404 otherwise); with `to_run`, also run it (403)."""
     try:
         campaign = service.get_campaign(db_session=session, campaign_id=campaign_id)
     except service.CampaignError:
         raise HTTPException(404, detail=f"no campaign {campaign_id}") from None
     scope = scope_of(db_session=session, user=user)
-    if not scope.allows(campaign.unit_id):
+    if not campaign_visible(db_session=session, campaign=campaign, scope=scope):
         raise HTTPException(404, detail=f"no campaign {campaign_id}")
+    if to_run and not campaign_runnable(campaign=campaign, scope=scope):
+        raise HTTPException(403, detail="only the campaign's own unit or above may run it")
     return campaign, scope
 
 
@@ -39,11 +45,7 @@ def _visible(session: Session, user: User, campaign_id: int) -> tuple[Campaign, 
 def list_route(session: SessionDep, user: UserDep) -> list[dict[str, Any]]:
     """The campaigns the user's units may see, newest first."""
     scope = scope_of(db_session=session, user=user)
-    return [
-        campaign_json(c)
-        for c in service.list_campaigns(db_session=session)
-        if scope.allows(c.unit_id)
-    ]
+    return [campaign_json(c) for c in visible_campaigns(db_session=session, scope=scope)]
 
 
 @router.post("", status_code=201, dependencies=[Depends(api_user), Depends(csrf_protect)])
@@ -124,7 +126,7 @@ def results_route(campaign_id: int, session: SessionDep, user: UserDep) -> list[
 
 def _transition(action: str, campaign_id: int, session: Session, user: User) -> dict[str, Any]:
     require_change(user)
-    _visible(session, user, campaign_id)
+    _visible(session, user, campaign_id, to_run=True)
     functions = {
         "start": service.start_campaign,
         "pause": service.pause_campaign,

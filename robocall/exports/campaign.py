@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from robocall.campaigns.access import campaign_visible
 from robocall.campaigns.models import Attempt, Campaign, Target
 from robocall.campaigns.results import results
 from robocall.contacts.models import Contact
@@ -27,7 +28,6 @@ from robocall.ivr.models import CallSession
 from robocall.kit.sheets import Cell, Column
 from robocall.sms.models import Message
 from robocall.units.models import Unit
-from robocall.units.service import descendant_ids
 from robocall.users.scoping import within
 from robocall.users.service import Scope
 
@@ -140,25 +140,6 @@ RESULT_COLUMNS = [
     Column("Kết quả lần gọi cuối"),
     Column("Tin nhắn"),
 ]
-
-
-def campaign_visible(*, db_session: Session, campaign: Campaign, scope: Scope) -> bool:
-    """Whether a user with `scope` may see the campaign: it is for one of their units, or for a
-    unit above theirs (a district campaign reaches its communes)."""
-    if scope.unit_ids is None:
-        return True
-    if campaign.unit_id is None:
-        return False
-    below = set(descendant_ids(db_session=db_session, unit_id=campaign.unit_id))
-    return bool(below & scope.unit_ids)
-
-
-def visible_campaigns(*, db_session: Session, scope: Scope) -> list[Campaign]:
-    """The campaigns a user with `scope` may see, newest first."""
-    campaigns = db_session.scalars(select(Campaign).order_by(Campaign.id.desc()))
-    return [
-        c for c in campaigns if campaign_visible(db_session=db_session, campaign=c, scope=scope)
-    ]
 
 
 def sms_reached(row: dict[str, Any]) -> bool:

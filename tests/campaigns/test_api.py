@@ -7,6 +7,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from robocall.campaigns.models import Campaign, CampaignStatus, Target
+from robocall.units.models import Unit
 from robocall.users.models import Role
 from robocall.users.service import create_api_token, create_user
 from robocall.web.app import create_app
@@ -111,3 +112,29 @@ def test_viewers_read_but_cannot_change_and_communes_see_only_their_own(client, 
         ).status_code
         == 403
     )
+
+
+def test_a_district_campaign_reaches_its_communes_who_see_only_their_own_people(
+    client, session, commune, add_contact
+):
+    other = session.scalar(
+        select(Unit).where(Unit.level == "commune", Unit.id != commune.id).order_by(Unit.id)
+    )
+    add_contact("Người Xã Này", "+84912000001")
+    add_contact("Người Xã Khác", "+84912000002").unit_id = other.id
+    session.commit()
+    district = _token(session, "district.staff", Role.district, "769")
+    station = _token(session, "commune.staff", Role.commune, commune.code)
+    cid = client.post(
+        "/api/campaigns", headers=district, json={"preset": "f1_tracing_call", "unit": "769"}
+    ).json()["id"]
+    # Running the district's campaign is for the district.
+    assert client.post(f"/api/campaigns/{cid}/start", headers=station).status_code == 403
+    assert client.post(f"/api/campaigns/{cid}/start", headers=district).status_code == 200
+    # The commune station sees its district's campaign, and only its own people in it.
+    assert [c["id"] for c in client.get("/api/campaigns", headers=station).json()] == [cid]
+    assert client.get(f"/api/campaigns/{cid}", headers=station).status_code == 200
+    names = [r["name"] for r in client.get(f"/api/campaigns/{cid}/results", headers=station).json()]
+    assert names == ["Người Xã Này"]
+    everyone = client.get(f"/api/campaigns/{cid}/results", headers=district).json()
+    assert sorted(r["name"] for r in everyone) == ["Người Xã Khác", "Người Xã Này"]

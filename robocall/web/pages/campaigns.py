@@ -12,11 +12,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from robocall.campaigns import service
+from robocall.campaigns.access import campaign_runnable, campaign_visible, visible_campaigns
 from robocall.campaigns.definitions import list_presets, load_preset
 from robocall.campaigns.models import Campaign, CampaignStatus
 from robocall.campaigns.results import progress
 from robocall.config import get_settings
-from robocall.exports.campaign import campaign_visible, visible_campaigns
 from robocall.importers.models import ImportBatch
 from robocall.sms.campaign import estimate_campaign_sms
 from robocall.units.service import get_by_code
@@ -213,7 +213,7 @@ def campaign_page(
     estimate = None
     if campaign.status in (CampaignStatus.draft, CampaignStatus.scheduled):
         estimate = estimate_campaign_sms(db_session=session, campaign=campaign)
-    may_act = who.can_change and who.scope.allows(campaign.unit_id)
+    may_act = who.can_change and campaign_runnable(campaign=campaign, scope=who.scope)
     return render(
         request,
         who,
@@ -250,7 +250,7 @@ def campaign_action(
         raise HTTPException(404, detail=f"no action {action!r}")
     campaign = _campaign_for(session, who, campaign_id)
     who.require_change()
-    if not who.scope.allows(campaign.unit_id):
+    if not campaign_runnable(campaign=campaign, scope=who.scope):
         raise HTTPException(403, detail="the campaign is run by a unit above yours")
     try:
         TRANSITIONS[action](db_session=session, campaign_id=campaign_id)

@@ -20,8 +20,8 @@ from fastapi.responses import (
 from sqlalchemy.orm import Session
 from starlette.background import BackgroundTask
 
+from robocall.campaigns.access import campaign_visible, visible_campaigns
 from robocall.campaigns.models import Campaign
-from robocall.exports.campaign import campaign_visible, visible_campaigns
 from robocall.exports.service import (
     EXPORTS,
     ExportError,
