@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
@@ -84,41 +85,33 @@ def read_report(
     return report_as_dict(report_in_scope(db_session=session, report_id=report_id, scope=scope))
 
 
-@router.post("/{report_id}/acknowledge", dependencies=[Depends(api_user), Depends(csrf_protect)])
-def acknowledge_report(
+class ReportAction(enum.StrEnum):
+    acknowledge = "acknowledge"  # someone is handling the report
+    close = "close"  # it has been dealt with
+
+
+_STATUS_AFTER = {
+    ReportAction.acknowledge: ReportStatus.acknowledged,
+    ReportAction.close: ReportStatus.closed,
+}
+
+
+@router.post("/{report_id}/{action}", dependencies=[Depends(api_user), Depends(csrf_protect)])
+def act_on_report(
     request: Request,
     report_id: int,
+    action: ReportAction,
     session: Annotated[Session, Depends(db_session)],
     user: Annotated[User, Depends(api_user)],
     scope: Annotated[Scope, Depends(user_scope)],
 ) -> dict[str, Any]:
-    """Note that someone is handling the report."""
+    """Acknowledge a report (someone is handling it) or close it (it has been dealt with)."""
     report = change_report_status(
         db_session=session,
         user=user,
         scope=scope,
         report_id=report_id,
-        status=ReportStatus.acknowledged,
-        client_ip=request.client.host if request.client else None,
-    )
-    return report_as_dict(report)
-
-
-@router.post("/{report_id}/close", dependencies=[Depends(api_user), Depends(csrf_protect)])
-def close_report(
-    request: Request,
-    report_id: int,
-    session: Annotated[Session, Depends(db_session)],
-    user: Annotated[User, Depends(api_user)],
-    scope: Annotated[Scope, Depends(user_scope)],
-) -> dict[str, Any]:
-    """Close the report: it has been dealt with."""
-    report = change_report_status(
-        db_session=session,
-        user=user,
-        scope=scope,
-        report_id=report_id,
-        status=ReportStatus.closed,
+        status=_STATUS_AFTER[action],
         client_ip=request.client.host if request.client else None,
     )
     return report_as_dict(report)
