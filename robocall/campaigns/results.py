@@ -67,41 +67,24 @@ def _iso(value: dt.datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
+def _count_by(
+    db_session: Session, word: Any, key: Any, campaign_column: Any, campaign_id: int
+) -> Counter[str]:
+    """How many rows of the campaign have each value of `word` (a status enum column)."""
+    rows = db_session.execute(
+        select(word, func.count(key)).where(campaign_column == campaign_id).group_by(word)
+    )
+    return Counter({value.value: n for value, n in rows})
+
+
 def progress(
     *, db_session: Session, campaign: Campaign, now: dt.datetime | None = None
 ) -> dict[str, Any]:
     """Counts by status, reached %, and an ETA from the rate so far."""
     now = now or utcnow()
-    targets = Counter(
-        {
-            s.value: n
-            for s, n in db_session.execute(
-                select(Target.status, func.count(Target.id))
-                .where(Target.campaign_id == campaign.id)
-                .group_by(Target.status)
-            )
-        }
-    )
-    attempts = Counter(
-        {
-            s.value: n
-            for s, n in db_session.execute(
-                select(Attempt.status, func.count(Attempt.id))
-                .where(Attempt.campaign_id == campaign.id)
-                .group_by(Attempt.status)
-            )
-        }
-    )
-    sms = Counter(
-        {
-            s.value: n
-            for s, n in db_session.execute(
-                select(Target.sms_state, func.count(Target.id))
-                .where(Target.campaign_id == campaign.id)
-                .group_by(Target.sms_state)
-            )
-        }
-    )
+    targets = _count_by(db_session, Target.status, Target.id, Target.campaign_id, campaign.id)
+    attempts = _count_by(db_session, Attempt.status, Attempt.id, Attempt.campaign_id, campaign.id)
+    sms = _count_by(db_session, Target.sms_state, Target.id, Target.campaign_id, campaign.id)
     total = sum(targets.values())
     done = sum(targets[s.value] for s in DONE)
     reached = targets[TargetStatus.reached.value]
