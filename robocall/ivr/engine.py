@@ -11,9 +11,9 @@ calling (confirmed with 1 before it counts); * repeats the question.
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import logging
+import marshal
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -94,7 +94,13 @@ class Situation:
     zone: str = "Asia/Ho_Chi_Minh"
     caller_phone: str = ""
     duty_phone: str | None = None  # the duty doctor for `transfer: duty`
+    # Or how to find that number, asked only when a call reaches such a transfer.
+    duty_lookup: Callable[[], str | None] | None = None
     caller_id: str | None = None
+
+    def duty_number(self) -> str | None:
+        """The duty doctor's number for this call, if one is on duty."""
+        return self.duty_lookup() if self.duty_lookup is not None else self.duty_phone
 
 
 def new_state(language: str = "vi") -> dict[str, Any]:
@@ -117,6 +123,12 @@ def new_state(language: str = "vi") -> dict[str, Any]:
         "finished": False,
         "outcome": None,
     }
+
+
+def _copy(state: dict[str, Any]) -> dict[str, Any]:
+    """A deep copy of a session state (JSON values only), so the caller's stays unchanged."""
+    copied: dict[str, Any] = marshal.loads(marshal.dumps(state))
+    return copied
 
 
 @lru_cache(maxsize=4096)
@@ -147,13 +159,8 @@ class _Step:
         return str(self.state.get("language") or "vi")
 
     def variables(self) -> dict[str, Any]:
-        names: dict[str, Any] = {name: None for name in self.flow.variables}
+        names: dict[str, Any] = dict(self.flow.unset_names)
         names.update({k: v for k, v in self.situation.context.items() if k in self.flow.variables})
-        for node in self.flow.nodes.values():
-            if node.kind in ("ask", "record"):
-                names[node.name] = None
-            for key in node.values:
-                names[key] = None
         names.update(self.state["values"])
         names.update(self.state["vars"])
         local = self.situation.now.astimezone(ZoneInfo(self.situation.zone))
@@ -301,7 +308,7 @@ class _Step:
             return
         if node.kind == "transfer":
             self.state["waiting"] = "transfer"
-            number = node.to if node.to != "duty" else self.situation.duty_phone
+            number = node.to if node.to != "duty" else self.situation.duty_number()
             if not number:
                 # Nobody on duty is configured: behave as an unanswered transfer.
                 self.state["waiting"] = None
@@ -567,14 +574,14 @@ def advance(
     flow: Flow, state: dict[str, Any], given: CallInput, *, situation: Situation
 ) -> StepResult:
     """Take the caller's input at the waiting node and run on to the next wait."""
-    step = _Step(flow, copy.deepcopy(state), situation)
+    step = _Step(flow, _copy(state), situation)
     _guarded(step, lambda: step.handle(given))
     return StepResult(step.out.to_xml(), step.state, step.effects, step.answers)
 
 
 def hang_up(flow: Flow, state: dict[str, Any]) -> tuple[dict[str, Any], list[Effect]]:
     """The caller hung up: keep what was said. A report flow left midway still reports."""
-    new = copy.deepcopy(state)
+    new = _copy(state)
     effects: list[Effect] = []
     if not new["finished"]:
         new.update(finished=True, waiting=None, node=None)

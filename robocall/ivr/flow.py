@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from jinja2.sandbox import SandboxedEnvironment
@@ -202,6 +203,16 @@ class Flow:
 
     def node(self, name: str) -> Node:
         return self.nodes[name]
+
+    @cached_property
+    def unset_names(self) -> dict[str, None]:
+        """Every name a text may use that has no value until the call gives one."""
+        names: dict[str, None] = dict.fromkeys(self.variables)
+        for node in self.nodes.values():
+            if node.kind in ("ask", "record"):
+                names[node.name] = None
+            names.update(dict.fromkeys(node.values))
+        return names
 
     def known_variables(self) -> frozenset[str]:
         """Names a template may use: context fields, answers, set values, built-ins."""

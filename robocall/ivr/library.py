@@ -143,9 +143,15 @@ def _fingerprint(folder: Path) -> tuple[tuple[str, float], ...]:
     )
 
 
+def _resolved(folder: Path) -> Path:
+    """The folder as a cache key: relative paths made absolute (resolving an absolute path
+    would cost a system call per path part on every request)."""
+    return folder if folder.is_absolute() else folder.resolve()
+
+
 def get_library(folder: Path | None = None) -> Library:
     """The library of the configured content folder, reloaded when a file changes."""
-    folder = (folder or get_settings().content_dir / FOLDER).resolve()
+    folder = _resolved(folder or get_settings().content_dir / FOLDER)
     now = time.monotonic()
     with _lock:
         cached = _cache.get(folder)
