@@ -6,39 +6,18 @@ call's session row and its answers, and answers with TwiML from the database sta
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Response
-from sqlalchemy.orm import Session
 
-from robocall.db import get_engine, session_scope
 from robocall.ivr import service
 from robocall.ivr.models import CallDirection
 from robocall.web.webhook_auth import signed_form
+from robocall.web.webhook_transaction import in_webhook_transaction
 
 router = APIRouter(prefix="/webhooks/twilio", tags=["webhooks"])
 
 SignedForm = Annotated[dict[str, str], Depends(signed_form)]
-
-# SQLite has one writer at a time, and a waiting writer sleeps in growing steps (up to 100 ms)
-# before it tries again: under a burst of calls that sleeping, not the work, sets the pace.
-# The webhooks of this process therefore queue on a lock for the embedded database;
-# PostgreSQL needs no such thing (the call's row lock orders steps of the same call).
-_sqlite_writer = threading.Lock()
-# On PostgreSQL, more transactions at once than the server has cores only adds switching
-# between its backends; webhook threads beyond this wait their turn here.
-_database_slots = threading.BoundedSemaphore(8)
-
-
-@contextmanager
-def _unit_of_work() -> Iterator[Session]:
-    """The request's transaction, committed before the answer is sent."""
-    gate = _sqlite_writer if get_engine().dialect.name == "sqlite" else _database_slots
-    with gate, session_scope() as session:
-        yield session
 
 
 def _twiml(document: str) -> Response:
@@ -50,7 +29,7 @@ def _missing(exc: service.MissingField) -> HTTPException:
 
 
 @router.post("/voice")
-def outbound_answered(
+async def outbound_answered(
     form: SignedForm,
     flow: Annotated[str, Query(description="The flow to run, e.g. f1_tracing.")],
     contact: Annotated[int | None, Query(description="The contact being called.")] = None,
@@ -58,8 +37,8 @@ def outbound_answered(
 ) -> Response:
     """An outbound call was answered: the first TwiML of its flow."""
     try:
-        with _unit_of_work() as database:
-            document = service.answer_call(
+        document = await in_webhook_transaction(
+            lambda database: service.answer_call(
                 db_session=database,
                 form=form,
                 direction=CallDirection.outbound,
@@ -67,49 +46,53 @@ def outbound_answered(
                 contact_id=contact,
                 attempt_id=attempt,
             )
+        )
         return _twiml(document)
     except service.MissingField as exc:
         raise _missing(exc) from None
 
 
 @router.post("/gather")
-def caller_answered(
+async def caller_answered(
     form: SignedForm,
     step: Annotated[int | None, Query(description="The step the question belonged to.")] = None,
 ) -> Response:
     """The caller answered a question (keys, speech, recording or transfer result)."""
     try:
-        with _unit_of_work() as database:
-            document = service.take_step(db_session=database, form=form, step=step)
+        document = await in_webhook_transaction(
+            lambda database: service.take_step(db_session=database, form=form, step=step)
+        )
         return _twiml(document)
     except service.MissingField as exc:
         raise _missing(exc) from None
 
 
 @router.post("/hotline")
-def hotline_called(
+async def hotline_called(
     form: SignedForm,
     flow: Annotated[str, Query(description="The inbound flow.")] = service.HOTLINE_FLOW,
 ) -> Response:
     """Someone called the hotline: greet them and open the menu."""
     try:
-        with _unit_of_work() as database:
-            document = service.answer_call(
+        document = await in_webhook_transaction(
+            lambda database: service.answer_call(
                 db_session=database, form=form, direction=CallDirection.inbound, flow_name=flow
             )
+        )
         return _twiml(document)
     except service.MissingField as exc:
         raise _missing(exc) from None
 
 
 @router.post("/hotline/status", status_code=204)
-def hotline_call_status(form: SignedForm) -> Response:
+async def hotline_call_status(form: SignedForm) -> Response:
     """The hotline call's status changed; a caller who hung up keeps what they said."""
     call_sid = form.get("CallSid")
     if not call_sid:
         raise HTTPException(status_code=400, detail="form field CallSid is required")
-    with _unit_of_work() as database:
-        service.end_call(
+    await in_webhook_transaction(
+        lambda database: service.end_call(
             db_session=database, call_sid=call_sid, call_status=form.get("CallStatus", "")
         )
+    )
     return Response(status_code=204)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, Depends, HTTPException, Response
-from sqlalchemy.orm import Session
 
 from robocall.telephony.base import CallEventKind
 from robocall.telephony.service import (
@@ -13,54 +14,48 @@ from robocall.telephony.service import (
     record_message_event,
 )
 from robocall.telephony.twilio_provider import call_event_from, message_event_from
-from robocall.web.deps import db_session
 from robocall.web.webhook_auth import signed_form
+from robocall.web.webhook_transaction import in_webhook_transaction
 
 router = APIRouter(prefix=WEBHOOKS, tags=["provider webhooks"])
+
+SignedForm = Annotated[dict[str, str], Depends(signed_form)]
 
 # An empty TwiML answer: nothing to say back to the caller or sender.
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
 
 
-def _record_call(kind: CallEventKind, form: dict[str, str], session: Session) -> Response:
+async def _record_call(kind: CallEventKind, form: dict[str, str]) -> Response:
     if not form.get("CallSid"):
         raise HTTPException(status_code=400, detail="form field CallSid is missing")
     try:
         event = call_event_from(kind=kind, params=form)
     except ValueError as exc:
         raise HTTPException(status_code=400, detail=f"form field CallStatus: {exc}") from None
-    record_call_event(db_session=session, event=event)
+    await in_webhook_transaction(lambda session: record_call_event(db_session=session, event=event))
     return Response(status_code=204)
 
 
 @router.post("/status", status_code=204)
-def call_status_webhook(
-    form: dict[str, str] = Depends(signed_form), session: Session = Depends(db_session)
-) -> Response:
+async def call_status_webhook(form: SignedForm) -> Response:
     """Call progress: initiated, ringing, answered (in-progress), completed/busy/..."""
-    return _record_call(CallEventKind.status, form, session)
+    return await _record_call(CallEventKind.status, form)
 
 
 @router.post("/amd", status_code=204)
-def answering_machine_webhook(
-    form: dict[str, str] = Depends(signed_form), session: Session = Depends(db_session)
-) -> Response:
+async def answering_machine_webhook(form: SignedForm) -> Response:
     """The answering-machine detector's result (AnsweredBy)."""
-    return _record_call(CallEventKind.amd, form, session)
+    return await _record_call(CallEventKind.amd, form)
 
 
 @router.post("/recording", status_code=204)
-def recording_webhook(
-    form: dict[str, str] = Depends(signed_form), session: Session = Depends(db_session)
-) -> Response:
+async def recording_webhook(form: SignedForm) -> Response:
     """A recording of the call is ready (RecordingUrl, RecordingDuration)."""
-    return _record_call(CallEventKind.recording, form, session)
+    return await _record_call(CallEventKind.recording, form)
 
 
 @router.post("/sms-status", status_code=204)
-def sms_status_webhook(
-    form: dict[str, str] = Depends(signed_form), session: Session = Depends(db_session)
-) -> Response:
+async def sms_status_webhook(form: SignedForm) -> Response:
     """SMS delivery: sent, then delivered, undelivered or failed (ErrorCode)."""
     if not (form.get("MessageSid") or form.get("SmsSid")):
         raise HTTPException(status_code=400, detail="form field MessageSid is missing")
@@ -68,18 +63,21 @@ def sms_status_webhook(
         event = message_event_from(params=form)
     except ValueError as exc:
         raise HTTPException(status_code=400, detail=f"form field MessageStatus: {exc}") from None
-    record_message_event(db_session=session, event=event)
+    await in_webhook_transaction(
+        lambda session: record_message_event(db_session=session, event=event)
+    )
     return Response(status_code=204)
 
 
 @router.post("/sms")
-def inbound_sms_webhook(
-    form: dict[str, str] = Depends(signed_form), session: Session = Depends(db_session)
-) -> Response:
+async def inbound_sms_webhook(form: SignedForm) -> Response:
     """An SMS from a resident; stored once, handed to the inbound-SMS listeners."""
     if not (form.get("MessageSid") or form.get("SmsSid")):
         raise HTTPException(status_code=400, detail="form field MessageSid is missing")
     if not form.get("From"):
         raise HTTPException(status_code=400, detail="form field From is missing")
-    record_inbound_sms(db_session=session, event=message_event_from(params=form))
+    event = message_event_from(params=form)
+    await in_webhook_transaction(
+        lambda session: record_inbound_sms(db_session=session, event=event)
+    )
     return Response(content=EMPTY_TWIML, media_type="application/xml")

@@ -51,6 +51,10 @@ def create_app() -> FastAPI:
         same_site="lax",
         https_only=settings.public_url.startswith("https://"),
     )
+    # Provider webhooks first: during a campaign they are most of the requests, and routes
+    # are tried in order.
+    app.include_router(telephony_routes.router)
+    app.include_router(ivr_router)
     app.mount("/static", StaticFiles(directory=Path(__file__).with_name("static")), name="static")
     app.include_router(auth_routes.router)
 
@@ -81,8 +85,6 @@ def create_app() -> FastAPI:
     for pages in (dashboard, upload, campaigns, contacts, reports, exports, optouts, admin):
         app.include_router(pages.router)
     app.include_router(exports.api_router)
-    app.include_router(telephony_routes.router)
-    app.include_router(ivr_router)
     app.include_router(campaigns_router)
     wire_once()
     return app
