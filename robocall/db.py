@@ -7,7 +7,9 @@ Application code never commits: a request dependency, a job wrapper or a CLI com
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -76,6 +78,34 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+# How long a transaction waits for another process's write lock before it fails, and how
+# often it looks (seconds). SQLite's own busy handler sleeps in growing steps up to 100 ms:
+# with several processes writing short transactions (webhooks, scheduler, workers), those
+# sleeps, not the work, would set the pace.
+WRITE_LOCK_TIMEOUT = 30.0
+WRITE_LOCK_POLL = (0.0002, 0.002)  # first and longest pause between tries
+
+
+def take_sqlite_write_lock(dbapi_connection: Any) -> None:
+    """BEGIN IMMEDIATE, trying again every millisecond or so while another writer holds it."""
+    dbapi_connection.execute("PRAGMA busy_timeout=0")
+    try:
+        deadline = time.monotonic() + WRITE_LOCK_TIMEOUT
+        pause = WRITE_LOCK_POLL[0]
+        while True:
+            try:
+                dbapi_connection.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+            time.sleep(pause)
+            pause = min(pause * 2, WRITE_LOCK_POLL[1])
+    finally:
+        # Other statements (and readers outside a transaction) keep the patient handler.
+        dbapi_connection.execute(f"PRAGMA busy_timeout={int(WRITE_LOCK_TIMEOUT * 1000)}")
+
+
 def make_engine(url: str) -> Engine:
     """Create an engine with the settings robocall needs for that database."""
     if url.startswith("sqlite"):
@@ -97,7 +127,7 @@ def make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _begin_immediate(connection: Any) -> None:
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            take_sqlite_write_lock(connection.connection.driver_connection)
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
