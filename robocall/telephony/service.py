@@ -13,11 +13,13 @@ import datetime as dt
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from functools import lru_cache
+from typing import Any, cast
 from urllib.parse import urlencode
 
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.expression import Executable
 
 from robocall.config import get_settings
 from robocall.db import utcnow
@@ -307,6 +309,9 @@ def _lock_call(
     status: CallStatus,
 ) -> Call:
     """The call row for `sid`, created if new, locked against concurrent callbacks."""
+    call = db_session.scalar(_SELECT_CALL_FOR_UPDATE, {"sid": sid})
+    if call is not None:
+        return call
     _insert_ignoring_duplicates(
         db_session,
         Call,
@@ -321,35 +326,51 @@ def _lock_call(
         },
         conflict_on="sid",
     )
-    call = db_session.scalar(
-        select(Call)
-        .where(Call.sid == sid)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
+    # Ours, or another callback's of the same call that got there first.
+    call = db_session.scalar(_SELECT_CALL_FOR_UPDATE, {"sid": sid})
     assert call is not None
     return call
+
+
+_SELECT_CALL_FOR_UPDATE = (
+    select(Call)
+    .where(Call.sid == bindparam("sid"))
+    .with_for_update()
+    .execution_options(populate_existing=True)
+)
 
 
 def _insert_ignoring_duplicates(
     db_session: Session, model: type[Any], values: dict[str, Any], *, conflict_on: str
 ) -> int | None:
     """INSERT ... ON CONFLICT DO NOTHING; the new row's id, or None if it existed."""
-    if db_session.get_bind().dialect.name == "postgresql":
+    statement = _insert_or_nothing(
+        db_session.get_bind().dialect.name, model.__table__, conflict_on, tuple(values)
+    )
+    result: int | None = db_session.execute(statement, values).scalar()
+    return result
+
+
+@lru_cache(maxsize=32)
+def _insert_or_nothing(
+    dialect: str, table: Table, conflict_on: str, columns: tuple[str, ...]
+) -> Executable:
+    """The statement for `_insert_ignoring_duplicates`, built once (callbacks arrive by the
+    hundred a second during a campaign)."""
+    if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-        statement: Any = pg_insert(model)
+        statement: Any = pg_insert(table)
     else:
         from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-        statement = sqlite_insert(model)
-    statement = (
-        statement.values(**values)
+        statement = sqlite_insert(table)
+    return cast(
+        Executable,
+        statement.values({name: bindparam(name) for name in columns})
         .on_conflict_do_nothing(index_elements=[conflict_on])
-        .returning(model.id)
+        .returning(table.c.id),
     )
-    result: int | None = db_session.execute(statement).scalar()
-    return result
 
 
 # --- SMS callbacks -------------------------------------------------------------------------
