@@ -1,9 +1,12 @@
 """Call rate and concurrency limits, enforced in Redis so they hold across every worker.
 
-Rate: a token bucket of capacity one per (provider account, caller ID), refilled every
-1/rate seconds (the generic cell rate algorithm). Calls are spaced evenly, so no second ever
-holds more than `rate` calls, as the provider counts them. The Redis server's clock is used,
-so workers on machines with different clocks agree.
+Rate: evenly spaced slots per (provider account, caller ID), one call each (the generic cell
+rate algorithm, with reservation). A worker reserves the next free slot, at most
+RESERVE_AHEAD seconds away, sleeps until it and dials: with a backlog every slot is used,
+however late a worker comes back, and no second holds more than `rate` calls. Slots are
+RATE_HEADROOM wider than the rate asks, so that a request delayed on its way to the provider
+followed by a prompt one never puts `rate + 1` into one second as the provider counts them.
+The Redis server's clock is used, so workers on machines with different clocks agree.
 
 Concurrency: the calls in flight are members of a sorted set scored by when they are
 presumed dead (a safety net if neither the final callback nor the sweeper releases them).
@@ -11,18 +14,28 @@ presumed dead (a safety net if neither the final callback nor the sweeper releas
 
 from __future__ import annotations
 
+import math
+import time
+
 import redis
 
-_TAKE_TOKEN = """
+RATE_HEADROOM = 0.015  # slots this much wider than 1/rate (1.5 %)
+RESERVE_AHEAD = 1.0  # seconds: a worker holds a slot at most this far in the future
+
+# KEYS[1]: the next free slot (µs, Redis clock). ARGV: slot width µs, reserve-ahead µs.
+# Returns {1, slot, now} when the slot is reserved, or {0, wait µs, now} when the next free
+# slot is further away than the reserve-ahead limit (ask again after waiting).
+_RESERVE_SLOT = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local interval = tonumber(ARGV[1])
-local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
-if tat > now then
-  return {tat - now, now}
+local ahead = tonumber(ARGV[2])
+local slot = math.max(tonumber(redis.call('GET', KEYS[1]) or '0'), now)
+if slot - now > ahead then
+  return {0, slot - now - ahead, now}
 end
-redis.call('SET', KEYS[1], math.max(tat, now) + interval, 'PX', math.ceil(interval / 1000) + 1000)
-return {0, now}
+redis.call('SET', KEYS[1], slot + interval, 'PX', math.ceil((slot - now + interval) / 1000) + 1000)
+return {1, slot, now}
 """
 
 _ACQUIRE_SLOT = """
@@ -56,15 +69,31 @@ class RateLimiter:
             raise ValueError("the rate must be positive")
         self.client = client
         self.key = _bucket_key(account, caller_id)
-        self.interval_us = int(1_000_000 / per_second)
-        self.granted_at_us: int | None = None  # Redis server time of the last token taken
+        self.interval_us = math.ceil(1_000_000 / per_second * (1 + RATE_HEADROOM))
+        self.ahead_us = max(int(RESERVE_AHEAD * 1_000_000), self.interval_us)
+        self.slot_us: int | None = None  # Redis server time of the last slot reserved
 
-    def try_take(self) -> float:
-        """Take the token: 0.0 if taken, else the seconds to wait before asking again."""
-        wait_us, now_us = self.client.eval(_TAKE_TOKEN, 1, self.key, self.interval_us)
-        if int(wait_us) == 0:
-            self.granted_at_us = int(now_us)
-        return int(wait_us) / 1_000_000
+    def reserve(self) -> tuple[bool, float]:
+        """Try to reserve the next free slot: (True, seconds until it; 0.0 is now), or
+        (False, seconds to wait before asking again) when the slots within RESERVE_AHEAD
+        are all taken."""
+        reserved, value, now = (
+            int(v)
+            for v in self.client.eval(_RESERVE_SLOT, 1, self.key, self.interval_us, self.ahead_us)
+        )
+        if not reserved:
+            return False, value / 1_000_000
+        self.slot_us = value
+        return True, max(value - now, 0) / 1_000_000
+
+    def take(self) -> None:
+        """Return in a slot of this caller's own: reserve one, then sleep until it."""
+        while True:
+            reserved, wait = self.reserve()
+            if wait > 0:
+                time.sleep(wait)
+            if reserved:
+                return
 
 
 class ConcurrencyLimiter:

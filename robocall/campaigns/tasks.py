@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
+from dataclasses import dataclass
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -45,6 +46,10 @@ log = logging.getLogger(__name__)
 
 UNAVAILABLE_BACKOFF = dt.timedelta(seconds=5)  # provider busy (429/5xx): try again after this
 NO_SLOT_BACKOFF = dt.timedelta(seconds=1)
+# With every concurrency slot taken, a worker asks again every SLOT_POLL seconds for up to
+# SLOT_WAIT (calls end all the time in a busy campaign), then gives the attempt back.
+SLOT_WAIT = dt.timedelta(seconds=1)
+SLOT_POLL = 0.02
 UNCERTAIN_LOOKBACK = dt.timedelta(seconds=10)  # provider clocks may differ a little
 
 
@@ -63,8 +68,78 @@ def _give_back(
     target.next_at = next_at
 
 
+@dataclass(frozen=True)
+class _Dial:
+    """A claimed attempt (now dialling), with what the provider call needs."""
+
+    phone: str
+    flow: str | None
+    caller_id: str
+    amd: bool
+    contact_id: int | None
+    campaign_id: int
+
+
 def place_call(attempt_id: int, now: dt.datetime | None = None) -> str:
     """Dial one claimed attempt (the rq job); returns what happened, in a word."""
+    slot_wait_ends = time.monotonic() + SLOT_WAIT.total_seconds()
+    while True:
+        claimed = _claim_for_dialling(attempt_id, now, give_up=time.monotonic() > slot_wait_ends)
+        if not isinstance(claimed, tuple):
+            if claimed != "no_slot":
+                return claimed
+            # Every concurrency slot is taken: one frees when a call in flight ends.
+            time.sleep(SLOT_POLL)
+            continue
+        dial, per_second = claimed
+        break
+    # Committed: the attempt is ours. Wait for a rate slot, then dial with no transaction open.
+    limiter = RateLimiter(
+        get_redis(),
+        account=get_settings().twilio_account_sid,
+        caller_id=dial.caller_id,
+        per_second=per_second,
+    )
+    limiter.take()
+    query = {
+        "flow": dial.flow or "",
+        "attempt": str(attempt_id),
+        "contact": str(dial.contact_id or ""),
+    }
+    with session_scope() as db_session:
+        try:
+            call = telephony.place_call(
+                db_session=db_session,
+                to=dial.phone,
+                answer_url=telephony.webhook_url(telephony.VOICE_PATH, query),
+                machine_detection=dial.amd,
+                caller_id=dial.caller_id,
+            )
+        except ProviderUnavailable:
+            db_session.rollback()
+            return _not_dialled(attempt_id, UNAVAILABLE_BACKOFF)
+        except ProviderRejected as exc:
+            db_session.rollback()
+            _rejected(attempt_id, exc.code)
+            return "rejected"
+        except ProviderUncertain:
+            db_session.rollback()
+            return _after_uncertain(attempt_id)
+        _adopt(db_session, attempt_id, call.sid)
+    log.info(
+        "campaign %s attempt %s dialled %s", dial.campaign_id, attempt_id, mask_phone(dial.phone)
+    )
+    return "placed"
+
+
+def _claim_for_dialling(
+    attempt_id: int, now: dt.datetime | None, *, give_up: bool
+) -> tuple[_Dial, float] | str:
+    """Check everything again and claim the attempt for dialling (queued → dialling).
+
+    Returns what to dial and the campaign's rate, or why not, in a word. "no_slot" changes
+    nothing (ask again shortly) unless `give_up`, when the attempt is given back for later.
+    """
     with session_scope() as db_session:
         attempt = db_session.get(Attempt, attempt_id)
         if attempt is None or attempt.status != AttemptStatus.queued:
@@ -86,15 +161,17 @@ def place_call(attempt_id: int, now: dt.datetime | None = None) -> str:
         if is_opted_out(db_session=db_session, phone=target.phone):
             _give_back(db_session, attempt, target, at, TargetStatus.opted_out)
             return "opted_out"
-        client = get_redis()
         slots = ConcurrencyLimiter(
-            client,
+            get_redis(),
             scope=concurrency_scope(campaign.id),
             limit=campaign.max_concurrent,
             max_call_seconds=MAX_CALL_SECONDS,
         )
         if not slots.try_acquire(slot_key(attempt.id)):
-            _give_back(db_session, attempt, target, at + NO_SLOT_BACKOFF, TargetStatus.pending)
+            if give_up:
+                _give_back(db_session, attempt, target, at + NO_SLOT_BACKOFF, TargetStatus.pending)
+            else:
+                db_session.rollback()
             return "no_slot"
         claimed = db_session.execute(
             update(Attempt)
@@ -103,43 +180,15 @@ def place_call(attempt_id: int, now: dt.datetime | None = None) -> str:
         )
         if claimed.rowcount != 1:  # type: ignore[attr-defined]
             return "already_handled"
-        phone, flow, caller_id, amd = target.phone, campaign.flow, campaign.caller_id, campaign.amd
-        contact_id = target.contact_ids[0] if target.contact_ids else None
-        campaign_id, per_second = campaign.id, campaign.calls_per_second
-    # Committed: the attempt is ours. Wait for a rate token, then dial with no transaction open.
-    limiter = RateLimiter(
-        client,
-        account=get_settings().twilio_account_sid,
-        caller_id=caller_id,
-        per_second=per_second,
-    )
-    wait = limiter.try_take()
-    while wait > 0:
-        time.sleep(wait)
-        wait = limiter.try_take()
-    query = {"flow": flow or "", "attempt": str(attempt_id), "contact": str(contact_id or "")}
-    with session_scope() as db_session:
-        try:
-            call = telephony.place_call(
-                db_session=db_session,
-                to=phone,
-                answer_url=telephony.webhook_url(telephony.VOICE_PATH, query),
-                machine_detection=amd,
-                caller_id=caller_id,
-            )
-        except ProviderUnavailable:
-            db_session.rollback()
-            return _not_dialled(attempt_id, UNAVAILABLE_BACKOFF)
-        except ProviderRejected as exc:
-            db_session.rollback()
-            _rejected(attempt_id, exc.code)
-            return "rejected"
-        except ProviderUncertain:
-            db_session.rollback()
-            return _after_uncertain(attempt_id)
-        _adopt(db_session, attempt_id, call.sid)
-    log.info("campaign %s attempt %s dialled %s", campaign_id, attempt_id, mask_phone(phone))
-    return "placed"
+        dial = _Dial(
+            phone=target.phone,
+            flow=campaign.flow,
+            caller_id=campaign.caller_id,
+            amd=campaign.amd,
+            contact_id=target.contact_ids[0] if target.contact_ids else None,
+            campaign_id=campaign.id,
+        )
+        return dial, campaign.calls_per_second
 
 
 def _adopt(db_session: Session, attempt_id: int, call_sid: str) -> None:

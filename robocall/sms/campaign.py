@@ -93,12 +93,7 @@ def send_target_sms(*, target_id: int) -> str:
         caller_id="sms:" + (settings.sms_sender or settings.caller_id),
         per_second=per_second,
     )
-    wait = limiter.try_take()
-    while wait > 0:
-        import time
-
-        time.sleep(wait)
-        wait = limiter.try_take()
+    limiter.take()
     with session_scope() as db_session:
         try:
             message = telephony.send_sms(db_session=db_session, to=phone, body=body)

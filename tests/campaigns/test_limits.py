@@ -16,14 +16,11 @@ def test_calls_are_spaced_so_no_second_exceeds_the_rate():
     def worker():
         limiter = RateLimiter(client, account="AC1", caller_id="+842873001234", per_second=10)
         while time.monotonic() < stop:
-            wait = limiter.try_take()
-            if wait == 0:
-                # The limit is judged on the Redis server's clock, which every worker shares;
-                # this process's own clock would add its scheduling delays to the gaps.
-                with lock:
-                    taken.append(limiter.granted_at_us / 1_000_000)
-            else:
-                time.sleep(min(wait, 0.01))
+            limiter.take()
+            # The limit is judged on the Redis server's clock, which every worker shares;
+            # this process's own clock would add its scheduling delays to the gaps.
+            with lock:
+                taken.append(limiter.slot_us / 1_000_000)
 
     threads = [threading.Thread(target=worker) for _ in range(6)]
     for t in threads:
@@ -31,7 +28,9 @@ def test_calls_are_spaced_so_no_second_exceeds_the_rate():
     for t in threads:
         t.join()
     taken.sort()
-    assert 14 <= len(taken) <= 17
+    # Workers may hold slots up to a second ahead: 1.6 s of asking reserves up to 2.6 s.
+    assert 16 <= len(taken) <= 27
+    assert all(b - a >= 0.1 for a, b in zip(taken, taken[1:], strict=False))
     most_in_a_second = max(sum(1 for x in taken if s <= x < s + 1.0) for s in taken)
     assert most_in_a_second <= 10
 
@@ -40,9 +39,36 @@ def test_separate_caller_ids_have_separate_buckets():
     client = get_redis()
     a = RateLimiter(client, account="AC1", caller_id="+8401", per_second=1)
     b = RateLimiter(client, account="AC1", caller_id="+8402", per_second=1)
-    assert a.try_take() == 0 and b.try_take() == 0
-    wait = a.try_take()
-    assert 0.9 < wait <= 1.0
+    assert a.reserve() == (True, 0.0) and b.reserve() == (True, 0.0)
+    reserved, wait = a.reserve()  # the next slot of +8401, a second (and the headroom) away
+    assert reserved and 0.95 < wait <= 1.02
+    reserved, wait = a.reserve()  # two seconds away: beyond what a worker may hold
+    assert not reserved and 0.95 < wait <= 1.1
+
+
+def test_with_a_backlog_every_slot_is_used_however_late_the_workers_come_back():
+    client = get_redis()
+    slots: list[float] = []
+    stop = time.monotonic() + 1.5
+
+    def worker():
+        limiter = RateLimiter(client, account="AC1", caller_id="+842873009999", per_second=40)
+        while time.monotonic() < stop:
+            limiter.take()
+            slots.append(limiter.slot_us / 1_000_000)
+            time.sleep(0.03)  # longer than a slot: a lone worker would fall behind
+
+    threads = [threading.Thread(target=worker) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    slots.sort()
+    gaps = [b - a for a, b in zip(slots, slots[1:], strict=False)]
+    width = 1 / 40 * 1.015
+    # Back to back: every gap is one slot wide (to the microsecond), none was lost.
+    assert all(abs(gap - width) < 0.000_01 for gap in gaps), gaps
+    assert len(slots) >= 50
 
 
 def test_concurrency_cap_and_release():
