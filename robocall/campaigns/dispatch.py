@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 
 IN_FLIGHT = (AttemptStatus.queued, AttemptStatus.dialling, AttemptStatus.placed)
 TICK_SECONDS = 1.0
+_TICK = dt.timedelta(seconds=TICK_SECONDS)
+QUEUE_AHEAD = 1.5  # ticks of work kept queued, so the workers never wait for the next tick
 REQUEUE_AFTER = dt.timedelta(seconds=30)  # a queued attempt whose job never ran (Redis lost it)
 DIALLING_STUCK_AFTER = dt.timedelta(seconds=90)  # at least; see _dialling_stuck_after
 PLACED_STUCK_AFTER = dt.timedelta(minutes=5)  # no callback moved the call on for this long
@@ -62,6 +64,35 @@ def _claim_target(db_session: Session, target_id: int, now: dt.datetime) -> Atte
     return attempt
 
 
+def _call_budget(db_session: Session, campaign: Campaign, now: dt.datetime) -> int:
+    """How many attempts to queue now: enough for the workers to dial at the full rate until
+    the next tick, and no more than the concurrency cap will let them dial soon.
+
+    The cap counts calls at the provider (dialling or placed); the worker enforces it in
+    Redis when it dials. Queued attempts wait for a slot, so the slots expected to free
+    before the next tick (as many as calls ended in the last tick) count as free.
+    """
+    counts = dict(
+        db_session.execute(
+            select(Attempt.status, func.count(Attempt.id))
+            .where(Attempt.campaign_id == campaign.id, Attempt.status.in_(IN_FLIGHT))
+            .group_by(Attempt.status)
+        ).all()
+    )
+    queued = int(counts.get(AttemptStatus.queued, 0))
+    calls = int(counts.get(AttemptStatus.dialling, 0)) + int(counts.get(AttemptStatus.placed, 0))
+    ended = db_session.scalar(
+        select(func.count(Attempt.id)).where(
+            Attempt.campaign_id == campaign.id, Attempt.ended_at >= now - _TICK
+        )
+    )
+    for_the_rate = math.ceil(campaign.calls_per_second * TICK_SECONDS * QUEUE_AHEAD) - queued
+    for_the_cap = (
+        campaign.max_concurrent - calls - queued + math.ceil(int(ended or 0) * QUEUE_AHEAD)
+    )
+    return min(for_the_rate, for_the_cap)
+
+
 def dispatch_campaign(*, db_session: Session, campaign: Campaign, now: dt.datetime) -> int:
     """Claim the targets due now within the free concurrency and this second's rate; enqueue."""
     from robocall.campaigns import tasks
@@ -76,16 +107,7 @@ def dispatch_campaign(*, db_session: Session, campaign: Campaign, now: dt.dateti
     open_due_round(db_session=db_session, campaign=campaign, now=now)
     enqueued = 0
     if campaign.kind != CampaignKind.sms and window_of(campaign).is_open(now):
-        in_flight = db_session.scalar(
-            select(func.count(Attempt.id)).where(
-                Attempt.campaign_id == campaign.id, Attempt.status.in_(IN_FLIGHT)
-            )
-        )
-        # Queue at most a second and a bit of calls ahead: the worker's token bucket spaces them.
-        budget = min(
-            campaign.max_concurrent - int(in_flight or 0),
-            math.ceil(campaign.calls_per_second * TICK_SECONDS * 1.5),
-        )
+        budget = _call_budget(db_session, campaign, now)
         if budget > 0:
             due = db_session.scalars(
                 select(Target.id)
