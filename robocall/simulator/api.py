@@ -118,6 +118,13 @@ def create_simulator_app(network: Network) -> FastAPI:
             raise SimulatorError(404, 20404, f"no transcript for call {sid}")
         return {"call_sid": sid, "lines": lines}
 
+    @app.get("/simulator/stats")
+    async def stats(request: Request) -> dict[str, Any]:
+        """Calls created (epoch seconds of the first and last), the most created in any one
+        second, the most live at once: what a provider's rate limits count."""
+        authorize(request, network.account_sid)
+        return network.creation_stats()
+
     @app.post("/simulator/faults")
     async def set_faults(request: Request) -> dict[str, Any]:
         authorize(request, network.account_sid)

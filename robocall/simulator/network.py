@@ -7,9 +7,11 @@ All of it runs on one asyncio event loop (the simulator server's, or the CLI's).
 from __future__ import annotations
 
 import asyncio
+import bisect
 import datetime as dt
 import logging
 import math
+import time
 from collections import defaultdict, deque
 from collections.abc import Mapping
 from typing import Any
@@ -75,6 +77,8 @@ class Network(Messaging):
         self.messages: dict[str, SimMessage] = {}
         # Every REST request received, as (operation, form): for contract tests.
         self.requests: deque[tuple[str, dict[str, Any]]] = deque(maxlen=10_000)
+        # When each call was created (epoch seconds), as the provider counts calls per second.
+        self.created_times: deque[float] = deque(maxlen=1_000_000)
         self.live_calls = 0  # dialled and not yet ended
         self._undialled = 0  # accepted and waiting for the rate or a free slot
         self.peak_live_calls = 0
@@ -170,6 +174,7 @@ class Network(Messaging):
         )
         self._forget_old_calls()
         self.calls[call.sid] = call
+        self.created_times.append(time.time())
         self.transcripts.add(
             call.sid, "call", f"{call.from_} → {call.to}", behaviour=call.behaviour.outcome.value
         )
@@ -413,6 +418,21 @@ class Network(Messaging):
             await self._send_status(call, url, method, params)
         call.done.set()
         self.transcripts.close(call.sid)
+
+    def creation_stats(self) -> dict[str, Any]:
+        """How fast calls were created: the provider's view of a caller's rate."""
+        times = sorted(self.created_times)
+        busiest = max(
+            (bisect.bisect_left(times, start + 1.0) - i for i, start in enumerate(times)),
+            default=0,
+        )
+        return {
+            "calls_created": len(times),
+            "first_created": times[0] if times else None,
+            "last_created": times[-1] if times else None,
+            "most_created_in_one_second": busiest,
+            "peak_live_calls": self.peak_live_calls,
+        }
 
     def _forget_old_calls(self) -> None:
         """Drop calls and messages that ended long ago: a simulator may run for weeks."""

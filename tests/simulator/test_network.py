@@ -210,3 +210,23 @@ def test_the_application_can_reject_an_inbound_call_unanswered():
         "status ringing",
         "status busy",
     ]
+
+
+def test_the_simulator_counts_calls_created_as_a_provider_counts_its_rate(session):
+    settings = get_settings()
+    auth = (settings.twilio_account_sid, settings.twilio_auth_token.get_secret_value())
+    personas = "default: {answer: 1}"
+    with (
+        running_simulator(personas=personas) as simulator,
+        httpx.Client(base_url=simulator.url) as http,
+    ):
+        refused = http.get("/simulator/stats")
+        place_all(session, simulator, RESIDENTS[:4])
+        simulator.wait_idle()
+        place_all(session, simulator, RESIDENTS[4:])
+        stats = http.get("/simulator/stats", auth=auth).json()
+    assert refused.status_code == 401
+    assert stats["calls_created"] == 6
+    # The first four were created back to back, within one second.
+    assert 4 <= stats["most_created_in_one_second"] <= 6
+    assert stats["first_created"] <= stats["last_created"]
