@@ -1,74 +1,101 @@
 """Dispatch speed: a large campaign against the simulator under a calls-per-second limit and cap.
 
     uv run python bench/dispatch.py [--contacts 10000] [--cps 50] [--cap 40] [--workers 1 4]
+                                    [--database-url URL]
 
-For each worker count: a fresh SQLite file and embedded Redis; the web app (webhooks) and the
-simulator in this process; the scheduler's tick in this process; `robocall worker` processes.
+Each run is a deployment on this machine, every part in its own process as in production:
+`robocall serve` (the webhooks), `robocall scheduler` (the tick, every second, and the
+sweeper), N × `robocall worker --queue calls`, and `robocall simulator` as the provider, with
+a fresh database (SQLite unless --database-url) and a fresh embedded Redis. This process
+only creates the contacts and the campaign, starts it and watches it.
+
 Every resident lets the phone ring out (no answer after the 30 s ring timeout × the time
 factor), one attempt each, so the campaign is exactly one call per contact. Reports:
-- achieved rate while a backlog exists (calls created at the simulator, first to last) vs the limit
-- the most calls created in any one-second window, as the simulator saw them (must not exceed)
-- campaign time vs the least possible (contacts / cps + one call's length)
-- CPU per placed call: the worker processes (dispatch itself), and everything (with webhooks
-  and the simulator)
-Baseline in the same run: the limiter alone (RateLimiter.try_take spacing, no calls).
+- achieved rate while a backlog exists (calls created at the simulator, first to last)
+- the most calls created in any one-second window, as the simulator counted them
+- campaign time (start to completed) against the least possible: contacts / cps + one call
+- CPU per placed call of each process kind, and of robocall's processes together
+Baseline in the same run: the Redis rate limiter alone (one loop taking slots, no calls).
 """
 
 from __future__ import annotations
 
 import argparse
-import bisect
+import json
 import os
-import resource
 import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
+import urllib.request
 from pathlib import Path
+from typing import Any
 
 TIME_FACTOR = 0.02  # a 30 s ring timeout lasts 0.6 s
+RING_SECONDS = 30 * TIME_FACTOR
+PERSONAS = "version: 1\ndefault: {no_answer: 1.0, seed: 1}\nnumbers: {}\n"
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def setup_env(tmp: Path) -> None:
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a live process and its waited-for children, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return sum(int(v) for v in fields[11:15]) / CLOCK_TICKS
+
+
+def wait_healthy(url: str, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url + "/healthz", timeout=2):
+                return
+        except OSError:
+            time.sleep(0.2)
+    sys.exit(f"{url} did not start")
+
+
+def simulator_stats(url: str, account_sid: str, auth_token: str) -> dict[str, Any]:
+    request = urllib.request.Request(url + "/simulator/stats")
+    import base64
+
+    basic = base64.b64encode(f"{account_sid}:{auth_token}".encode()).decode()
+    request.add_header("Authorization", f"Basic {basic}")
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        return dict(json.loads(answer.read()))
+
+
+def run(contacts: int, cps: float, cap: int, workers: int, database_url: str | None) -> dict:
+    tmp = Path(tempfile.mkdtemp(prefix="robocall-bench-dispatch-"))
     os.environ["ROBOCALL_VAR_DIR"] = str(tmp / "var")
-    os.environ["ROBOCALL_DATABASE_URL"] = f"sqlite:///{tmp / 'bench.sqlite3'}"
+    os.environ["ROBOCALL_DATABASE_URL"] = database_url or f"sqlite:///{tmp / 'bench.sqlite3'}"
     os.environ["ROBOCALL_PUBLIC_URL"] = "https://robocall.test"
     os.environ["ROBOCALL_LOG_LEVEL"] = "WARNING"
+    os.environ["ROBOCALL_AUTO_MIGRATE"] = "false"
     os.environ.pop("ROBOCALL_REDIS_URL", None)
-
-
-def run(contacts: int, cps: float, cap: int, workers: int) -> dict[str, float]:
-    tmp = Path(tempfile.mkdtemp(prefix="robocall-bench-dispatch-"))
-    setup_env(tmp)
-    from robocall.config import reset_settings_cache
+    from robocall.config import get_settings, reset_settings_cache
 
     reset_settings_cache()
-    import uvicorn
     from sqlalchemy import insert
 
     from robocall import models  # noqa: F401
-    from robocall.campaigns.dispatch import sweep, tick
     from robocall.campaigns.models import Campaign, CampaignStatus
     from robocall.campaigns.service import create_campaign, start_campaign
-    from robocall.campaigns.wiring import wire
     from robocall.contacts.models import Classification, Contact
-    from robocall.db import dispose_engine, session_scope, utcnow
+    from robocall.db import dispose_engine, get_engine, session_scope, utcnow
     from robocall.schema import upgrade
-    from robocall.simulator.embedded import build_network, start_simulator
-    from robocall.simulator.personas import parse_personas
-    from robocall.web.app import create_app
     from robocall.workers.connection import embedded_socket_path, get_redis, reset_redis
 
     dispose_engine()
     reset_redis()
-    from robocall.db import get_engine
-
     upgrade(get_engine())
     get_redis().ping()
-    redis_url = f"unix://{embedded_socket_path()}"
-    wire()
     with session_scope() as db_session:
         db_session.execute(
             insert(Contact),
@@ -85,129 +112,151 @@ def run(contacts: int, cps: float, cap: int, workers: int) -> dict[str, float]:
                 for n in range(contacts)
             ],
         )
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    app_port = sock.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(), log_level="warning", lifespan="off", access_log=False)
-    )
-    threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True).start()
-    while not server.started:
-        time.sleep(0.01)
-    personas = parse_personas("version: 1\ndefault: {no_answer: 1.0, seed: 1}\nnumbers: {}\n")
-    network = build_network(
-        app_url=f"http://127.0.0.1:{app_port}",
-        personas=personas,
-        time_factor=TIME_FACTOR,
-        calls_per_second=10_000,
-        max_concurrent=10_000,
-    )
-    simulator = start_simulator(network)
+    personas = tmp / "personas.yaml"
+    personas.write_text(PERSONAS, encoding="utf-8")
+    app_url = f"http://127.0.0.1:{free_port()}"
+    sim_port = free_port()
+    sim_url = f"http://127.0.0.1:{sim_port}"
     env = {
         **os.environ,
-        "ROBOCALL_REDIS_URL": redis_url,
-        "ROBOCALL_SIMULATOR_URL": simulator.url,
-        "ROBOCALL_AUTO_MIGRATE": "false",
+        "ROBOCALL_REDIS_URL": f"unix://{embedded_socket_path()}",
+        "ROBOCALL_SIMULATOR_URL": sim_url,
     }
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-m", "robocall.cli", "worker", "--queue", "calls"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        for _ in range(workers)
-    ]
-    time.sleep(3)  # workers start
-    with session_scope() as db_session:
-        campaign = create_campaign(
-            db_session=db_session,
-            preset="bluezone_guide_call",
-            name="bench",
-            window="00:00-23:59",
-            cps=cps,
-            max_concurrent=cap,
-            max_attempts=1,
-            amd=False,
-        )
-        campaign_id = campaign.id
-    cpu_before = resource.getrusage(resource.RUSAGE_SELF)
-    started = time.monotonic()
-    with session_scope() as db_session:
-        start_campaign(db_session=db_session, campaign_id=campaign_id, now=utcnow())
-    last_sweep = time.monotonic()
-    while True:
-        tick()
-        if time.monotonic() - last_sweep > 5:
-            sweep()
-            last_sweep = time.monotonic()
+    robocall = [sys.executable, "-m", "robocall.cli"]
+
+    def start(*args: str) -> subprocess.Popen[bytes]:
+        log = open(tmp / f"{args[0]}-{time.monotonic_ns()}.log", "wb")
+        return subprocess.Popen([*robocall, *args], env=env, stdout=log, stderr=log)
+
+    processes = {
+        "simulator": [
+            start(
+                "simulator",
+                "--port",
+                str(sim_port),
+                "--app-url",
+                app_url,
+                "--personas",
+                str(personas),
+                "--time-factor",
+                str(TIME_FACTOR),
+                "--cps",
+                "100000",
+                "--max-concurrent",
+                "100000",
+            )
+        ],
+        "serve": [start("serve", "--port", app_url.rsplit(":", 1)[1])],
+        "scheduler": [start("scheduler")],
+        "workers": [start("worker", "--queue", "calls") for _ in range(workers)],
+    }
+    try:
+        wait_healthy(sim_url)
+        wait_healthy(app_url)
+        time.sleep(3)  # workers and scheduler start
         with session_scope() as db_session:
-            done = db_session.get(Campaign, campaign_id).status == CampaignStatus.completed
-        if done:
-            break
-        time.sleep(0.1)
-    elapsed = time.monotonic() - started
-    cpu_after = resource.getrusage(resource.RUSAGE_SELF)
-    for proc in procs:
-        proc.terminate()
-    for proc in procs:
-        proc.wait(timeout=30)
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    created = sorted(c.date_created.timestamp() for c in network.calls.values())
-    simulator.stop()
-    server.should_exit = True
-    most = max(bisect.bisect_left(created, t + 1.0) - i for i, t in enumerate(created))
-    rate = (len(created) - 1) / (created[-1] - created[0]) if len(created) > 1 else 0.0
-    least = contacts / cps + 30 * TIME_FACTOR
-    own_cpu = (cpu_after.ru_utime + cpu_after.ru_stime) - (
-        cpu_before.ru_utime + cpu_before.ru_stime
-    )
-    worker_cpu = children.ru_utime + children.ru_stime
+            campaign = create_campaign(
+                db_session=db_session,
+                preset="bluezone_guide_call",
+                name="bench",
+                window="00:00-23:59",
+                cps=cps,
+                max_concurrent=cap,
+                max_attempts=1,
+                amd=False,
+            )
+            campaign_id = campaign.id
+        cpu_before = {
+            kind: sum(cpu_seconds(p.pid) for p in procs) for kind, procs in processes.items()
+        }
+        started = time.monotonic()
+        with session_scope() as db_session:
+            start_campaign(db_session=db_session, campaign_id=campaign_id, now=utcnow())
+        while True:
+            time.sleep(0.25)
+            with session_scope() as db_session:
+                campaign = db_session.get(Campaign, campaign_id)
+                assert campaign is not None
+                if campaign.status == CampaignStatus.completed:
+                    break
+        elapsed = time.monotonic() - started
+        cpu = {
+            kind: sum(cpu_seconds(p.pid) for p in procs) - cpu_before[kind]
+            for kind, procs in processes.items()
+        }
+        settings = get_settings()
+        stats = simulator_stats(
+            sim_url, settings.twilio_account_sid, settings.twilio_auth_token.get_secret_value()
+        )
+    finally:
+        for procs in processes.values():
+            for process in procs:
+                process.terminate()
+        for procs in processes.values():
+            for process in procs:
+                process.wait(timeout=30)
+    calls = int(stats["calls_created"])
+    span = float(stats["last_created"]) - float(stats["first_created"])
+    per_call = {kind: 1000 * seconds / max(calls, 1) for kind, seconds in cpu.items()}
     return {
-        "calls": len(created),
-        "rate": rate,
-        "most_in_one_second": most,
+        "calls": calls,
+        "rate": (calls - 1) / span if span > 0 else 0.0,
+        "most_in_one_second": stats["most_created_in_one_second"],
+        "peak_live_calls": stats["peak_live_calls"],
         "elapsed": elapsed,
-        "least": least,
-        "worker_cpu_ms": 1000 * worker_cpu / max(len(created), 1),
-        "total_cpu_ms": 1000 * (worker_cpu + own_cpu) / max(len(created), 1),
+        "least": contacts / cps + RING_SECONDS,
+        "cpu_ms": per_call,
+        "robocall_cpu_ms": sum(v for k, v in per_call.items() if k != "simulator"),
     }
 
 
 def limiter_baseline(cps: float, seconds: float = 3.0) -> float:
-    """Tokens a single loop takes per second from the Redis limiter alone (no calls)."""
+    """Calls a second a single loop gets from the Redis rate limiter alone (no calls)."""
     from robocall.campaigns.limits import RateLimiter
     from robocall.workers.connection import get_redis
 
     limiter = RateLimiter(get_redis(), account="bench", caller_id="baseline", per_second=cps)
+    limiter.take()
+    first = limiter.slot_us
     taken, end = 0, time.monotonic() + seconds
     while time.monotonic() < end:
-        wait = limiter.try_take()
-        if wait == 0:
-            taken += 1
-        else:
-            time.sleep(wait)
-    return taken / seconds
+        limiter.take()
+        taken += 1
+    assert first is not None and limiter.slot_us is not None
+    return taken / ((limiter.slot_us - first) / 1_000_000)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--contacts", type=int, default=10_000)
     parser.add_argument("--cps", type=float, default=50.0)
     parser.add_argument("--cap", type=int, default=40)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 4])
+    parser.add_argument("--database-url", help="an empty database instead of a new SQLite file")
     args = parser.parse_args()
-    print(f"limiter alone (baseline): {limiter_baseline(args.cps):.1f} tokens/s at {args.cps}/s")
+    database = "PostgreSQL" if args.database_url else "SQLite"
+    print(
+        f"{args.contacts} contacts, limit {args.cps:g} calls/s, cap {args.cap}, {database}",
+        flush=True,
+    )
     for workers in args.workers:
-        r = run(args.contacts, args.cps, args.cap, workers)
+        r = run(args.contacts, args.cps, args.cap, workers, args.database_url)
+        cpu = ", ".join(f"{kind} {ms:.1f}" for kind, ms in r["cpu_ms"].items())
         print(
-            f"workers {workers}: calls {r['calls']}, rate {r['rate']:.1f}/s "
+            f"workers {workers}: calls {r['calls']}, rate {r['rate']:.2f}/s "
             f"({100 * r['rate'] / args.cps:.1f}% of {args.cps:g}), most in one second "
-            f"{r['most_in_one_second']}, time {r['elapsed']:.1f} s vs least {r['least']:.1f} s "
-            f"({r['elapsed'] / r['least']:.2f}×), CPU per call: "
-            f"workers {r['worker_cpu_ms']:.1f} ms, all {r['total_cpu_ms']:.1f} ms",
+            f"{r['most_in_one_second']}, peak live {r['peak_live_calls']}, time "
+            f"{r['elapsed']:.1f} s vs least {r['least']:.1f} s ({r['elapsed'] / r['least']:.3f}×)"
+            f"; CPU ms per call: {cpu}; robocall {r['robocall_cpu_ms']:.1f}",
             flush=True,
         )
+        if workers == args.workers[0]:
+            rate = limiter_baseline(args.cps)
+            print(
+                f"baseline, the limiter alone: {rate:.2f} calls/s "
+                f"({100 * rate / args.cps:.1f}% of {args.cps:g})",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

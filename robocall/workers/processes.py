@@ -96,5 +96,9 @@ def run_serve(host: str, port: int, workers: int, reload: bool = False) -> None:
     if workers > 1:
         options["workers"] = workers
     uvicorn.run(
-        "robocall.web.app:create_app", factory=True, log_level="info", reload=reload, **options
+        "robocall.web.app:create_app",
+        factory=True,
+        log_level=get_settings().log_level.lower(),
+        reload=reload,
+        **options,
     )
