@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import time
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from robocall.campaigns.limits import ConcurrencyLimiter, RateLimiter
+from robocall.campaigns.limits import REDIS_DOWN, ConcurrencyLimiter, RateLimiter, wait_for_token
 from robocall.campaigns.models import (
     Attempt,
     AttemptStatus,
@@ -45,6 +44,7 @@ log = logging.getLogger(__name__)
 
 UNAVAILABLE_BACKOFF = dt.timedelta(seconds=5)  # provider busy (429/5xx): try again after this
 NO_SLOT_BACKOFF = dt.timedelta(seconds=1)
+REDIS_DOWN_BACKOFF = dt.timedelta(seconds=2)  # Redis unreachable: not dialled, try after this
 UNCERTAIN_LOOKBACK = dt.timedelta(seconds=10)  # provider clocks may differ a little
 
 
@@ -92,8 +92,15 @@ def place_call(attempt_id: int, now: dt.datetime | None = None) -> str:
             scope=concurrency_scope(campaign.id),
             limit=campaign.max_concurrent,
             max_call_seconds=MAX_CALL_SECONDS,
+            counted_by=lambda: _in_flight_keys(db_session, campaign_id=attempt.campaign_id),
         )
-        if not slots.try_acquire(slot_key(attempt.id)):
+        try:
+            free = slots.try_acquire(slot_key(attempt.id))
+        except REDIS_DOWN as exc:
+            log.warning("attempt %s not dialled: Redis unreachable (%s)", attempt.id, exc)
+            _give_back(db_session, attempt, target, at + REDIS_DOWN_BACKOFF, TargetStatus.pending)
+            return "redis_unavailable"
+        if not free:
             _give_back(db_session, attempt, target, at + NO_SLOT_BACKOFF, TargetStatus.pending)
             return "no_slot"
         claimed = db_session.execute(
@@ -113,10 +120,8 @@ def place_call(attempt_id: int, now: dt.datetime | None = None) -> str:
         caller_id=caller_id,
         per_second=per_second,
     )
-    wait = limiter.try_take()
-    while wait > 0:
-        time.sleep(wait)
-        wait = limiter.try_take()
+    if not wait_for_token(limiter):
+        return _not_dialled(attempt_id, REDIS_DOWN_BACKOFF)
     query = {"flow": flow or "", "attempt": str(attempt_id), "contact": str(contact_id or "")}
     with session_scope() as db_session:
         try:
@@ -140,6 +145,19 @@ def place_call(attempt_id: int, now: dt.datetime | None = None) -> str:
         _adopt(db_session, attempt_id, call.sid)
     log.info("campaign %s attempt %s dialled %s", campaign_id, attempt_id, mask_phone(phone))
     return "placed"
+
+
+def _in_flight_keys(db_session: Session, *, campaign_id: int) -> set[str]:
+    """The slot keys of the campaign's calls the database shows in flight (or about to dial)."""
+    ids = db_session.scalars(
+        select(Attempt.id).where(
+            Attempt.campaign_id == campaign_id,
+            Attempt.status.in_(
+                (AttemptStatus.queued, AttemptStatus.dialling, AttemptStatus.placed)
+            ),
+        )
+    )
+    return {slot_key(attempt_id) for attempt_id in ids}
 
 
 def _adopt(db_session: Session, attempt_id: int, call_sid: str) -> None:
