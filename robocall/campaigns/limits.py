@@ -57,14 +57,16 @@ redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
 return 1
 """
 
-# KEYS: the set, its marker. ARGV: max call ms, then the keys of the calls in flight.
+# KEYS: the set, its marker. ARGV: max call ms, then the keys of the calls in flight. The marker
+# lasts a day (seconds below), so a finished campaign leaves nothing behind; counting again a
+# running campaign's calls is harmless (a call already counted keeps its slot).
 _RECOUNT = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 for i = 2, #ARGV do
   redis.call('ZADD', KEYS[1], 'NX', now + tonumber(ARGV[1]), ARGV[i])
 end
-redis.call('SET', KEYS[2], now)
+redis.call('SET', KEYS[2], now, 'EX', 86400)
 return #ARGV - 1
 """
 
