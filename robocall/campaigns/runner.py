@@ -82,6 +82,12 @@ def run_until_done(
                 worker = None
                 finished.wait(REDIS_BACKOFF)
                 continue
+            except Exception:
+                # Whatever else rq trips on, this thread must keep working the campaign.
+                log.exception("worker failed; starting a new one")
+                worker = None
+                finished.wait(REDIS_BACKOFF)
+                continue
             finished.wait(WORKER_IDLE)
 
     threads = [

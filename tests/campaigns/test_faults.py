@@ -60,7 +60,7 @@ def test_redis_restarted_mid_campaign(
     monkeypatch.setattr(dispatch, "REQUEUE_AFTER", dispatch.dt.timedelta(seconds=0.5))
     monkeypatch.setattr(runner, "SWEEP_EVERY", 0.3)
     campaign_id = make_campaign(session, add_contact, cps=3, max_concurrent=2)
-    # Calls last about a second: those in progress end, and call back, while Redis is down.
+    # Calls last up to about a second: those in progress end, and call back, while Redis is down.
     network = _simulator(personas_file, time_factor=0.01)
     restarts: list[threading.Thread] = []
 
@@ -77,5 +77,5 @@ def test_redis_restarted_mid_campaign(
     assert restartable_redis.restarts == 1
     assert final["status"] == "completed"
     assert_exactly_as_intended(session, campaign_id, network)
-    # In-flight calls were counted again from the database: the cap held throughout.
+    # Redis forgot which calls were in flight; the cap held all the same.
     assert network.peak_live_calls <= 2
