@@ -33,6 +33,7 @@ from robocall import db, models  # noqa: E402,F401
 from robocall.config import reset_settings_cache  # noqa: E402
 from robocall.schema import upgrade  # noqa: E402
 from robocall.workers import connection  # noqa: E402
+from tests.redis_server import RedisServer  # noqa: E402
 
 reset_settings_cache()
 
@@ -109,6 +110,30 @@ def session(engine: Engine) -> Iterator[Session]:
     """A session on the test database; the test commits what it wants others to see."""
     with db.get_sessionmaker()() as s:
         yield s
+
+
+@pytest.fixture
+def restartable_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """This test's own redis-server, which the test may stop and start again; the app uses it.
+
+    The run's usual Redis is given back to the app afterwards.
+    """
+    server = RedisServer(tmp_path)
+    server.start()
+    previous = os.environ.get("ROBOCALL_REDIS_URL")
+    os.environ["ROBOCALL_REDIS_URL"] = server.url
+    reset_settings_cache()
+    connection.reset_redis()
+    try:
+        yield server
+    finally:
+        if previous is None:
+            os.environ.pop("ROBOCALL_REDIS_URL", None)
+        else:
+            os.environ["ROBOCALL_REDIS_URL"] = previous
+        reset_settings_cache()
+        connection.reset_redis()
+        server.stop()
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ import pytest
 
 from robocall.workers.connection import get_redis
 from robocall.workers.periodic import TICKS_KEY
+from robocall.workers.queues import get_queue
 
 
 def free_port() -> int:
@@ -146,3 +147,46 @@ def test_scheduler_runs_one_periodic_job_on_demand(subprocess_env):
     )
     assert unknown.returncode == 1
     assert "no periodic job 'nope'" in unknown.stderr and "campaign_tick" in unknown.stderr
+
+
+def test_worker_and_scheduler_live_through_a_redis_restart(
+    subprocess_env, restartable_redis, tmp_path
+):
+    env = dict(subprocess_env, ROBOCALL_REDIS_URL=restartable_redis.url)
+    client = get_redis()  # the test's own server, which it restarts
+    ports = {name: free_port() for name in ("worker", "scheduler")}
+    logs = {name: tmp_path / f"{name}.log" for name in ports}
+    processes = {}
+    try:
+        for name, port in ports.items():
+            with logs[name].open("w") as log:
+                processes[name] = subprocess.Popen(
+                    [sys.executable, "-m", "robocall.cli", name, "--health-port", str(port)],
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=log,
+                    text=True,
+                )
+            wait_healthy(port, processes[name])
+        restartable_redis.restart(down_for=1.5)  # without persistence: the lease is gone too
+
+        # The scheduler takes the lease again and ticks; the worker runs a job queued now.
+        deadline = time.monotonic() + 20
+        while not client.hgetall(TICKS_KEY) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert client.hgetall(TICKS_KEY), logs["scheduler"].read_text()
+        job = get_queue("default").enqueue("os.getpid")
+        while job.get_status() != "finished" and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert job.return_value() == processes["worker"].pid, logs["worker"].read_text()
+        for name, port in ports.items():
+            assert processes[name].poll() is None, logs[name].read_text()
+            assert wait_healthy(port, processes[name])["redis"] == "ok"
+        # Each saw the outage (rq's own words for an idle worker's lost connection).
+        assert "could not connect to Redis" in logs["worker"].read_text()
+        assert "Redis unreachable" in logs["scheduler"].read_text()
+    finally:
+        for process in processes.values():
+            if process.poll() is None:
+                process.terminate()
+                process.wait(timeout=10)

@@ -10,15 +10,25 @@ The Redis server's clock is used, so workers on machines with different clocks a
 
 Concurrency: the calls in flight are members of a sorted set scored by when they are
 presumed dead (a safety net if neither the final callback nor the sweeper releases them).
+The database is the truth: a limiter given `counted_by` (the calls the database shows in
+flight) counts them again when Redis has lost the set (a restart without persistence), and
+forgets members whose calls have ended when the set is full (a release that Redis missed).
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import time
+from collections.abc import Callable, Collection
 
 import redis
 
+from robocall.workers.connection import REDIS_DOWN
+
+log = logging.getLogger(__name__)
+
+OUTAGE_PATIENCE = 30.0  # seconds a worker holding a claimed call waits for Redis to come back
 RATE_HEADROOM = 0.015  # slots this much wider than 1/rate (1.5 %)
 RESERVE_AHEAD = 1.0  # seconds: a worker holds a slot at most this far in the future
 
@@ -38,7 +48,12 @@ redis.call('SET', KEYS[1], slot + interval, 'PX', math.ceil((slot - now + interv
 return {1, slot, now}
 """
 
+# KEYS: the set, its "counted" marker. ARGV: call key, limit, max call ms, whether the caller
+# can count again from the database. -1: the marker is gone (Redis lost the set), count first.
 _ACQUIRE_SLOT = """
+if ARGV[4] == '1' and redis.call('EXISTS', KEYS[2]) == 0 then
+  return -1
+end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
@@ -50,6 +65,19 @@ if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then
 end
 redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
 return 1
+"""
+
+# KEYS: the set, its marker. ARGV: max call ms, then the keys of the calls in flight. The marker
+# lasts a day (seconds below), so a finished campaign leaves nothing behind; counting again a
+# running campaign's calls is harmless (a call already counted keeps its slot).
+_RECOUNT = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+for i = 2, #ARGV do
+  redis.call('ZADD', KEYS[1], 'NX', now + tonumber(ARGV[1]), ARGV[i])
+end
+redis.call('SET', KEYS[2], now, 'EX', 86400)
+return #ARGV - 1
 """
 
 
@@ -96,22 +124,69 @@ class RateLimiter:
                 return
 
 
+def wait_for_token(limiter: RateLimiter, *, patience: float = OUTAGE_PATIENCE) -> bool:
+    """Block until a rate slot of this caller's own comes; False if Redis stayed unreachable
+    for `patience` seconds."""
+    gave_up_at = time.monotonic() + patience
+    backoff = 0.1  # seconds, doubled up to 1 s while Redis is unreachable
+    while True:
+        try:
+            limiter.take()
+            return True
+        except REDIS_DOWN as exc:
+            if time.monotonic() >= gave_up_at:
+                log.warning("Redis still unreachable; this call or SMS waits for later (%s)", exc)
+                return False
+            log.warning("Redis unreachable while waiting for a rate slot; retrying (%s)", exc)
+            time.sleep(backoff)
+            backoff = min(backoff * 2, 1.0)
+
+
 class ConcurrencyLimiter:
     """At most `limit` calls in flight in `scope` (a campaign, or an account)."""
 
     def __init__(
-        self, client: redis.Redis, *, scope: str, limit: int, max_call_seconds: int = 3600
+        self,
+        client: redis.Redis,
+        *,
+        scope: str,
+        limit: int,
+        max_call_seconds: int = 3600,
+        counted_by: Callable[[], Collection[str]] | None = None,
+        ended_of: Callable[[Collection[str]], Collection[str]] | None = None,
     ):
         self.client = client
         self.key = _inflight_key(scope)
+        self.counted_key = self.key + ":counted"
         self.limit = limit
         self.max_call_ms = max_call_seconds * 1000
+        # The keys of the calls the database shows at the provider (dialling or placed).
+        self.counted_by = counted_by
+        # Of the given keys, those whose calls the database shows ended.
+        self.ended_of = ended_of
+
+    def _acquire(self, call_key: str) -> int:
+        can_recount = "1" if self.counted_by is not None else "0"
+        keys = (self.key, self.counted_key)
+        args = (call_key, self.limit, self.max_call_ms, can_recount)
+        return int(self.client.eval(_ACQUIRE_SLOT, 2, *keys, *args))
 
     def try_acquire(self, call_key: str) -> bool:
         """Count `call_key` as in flight if a slot is free (idempotent for the same key)."""
-        return bool(
-            self.client.eval(_ACQUIRE_SLOT, 1, self.key, call_key, self.limit, self.max_call_ms)
-        )
+        answer = self._acquire(call_key)
+        if answer == -1 and self.counted_by is not None:
+            counted = list(self.counted_by())
+            self.client.eval(_RECOUNT, 2, self.key, self.counted_key, self.max_call_ms, *counted)
+            log.info("calls in flight counted from the database: %d", len(counted))
+            answer = self._acquire(call_key)
+        if answer == 0 and self.ended_of is not None:
+            # Slots whose release was lost (Redis unreachable when the call ended).
+            ended = set(self.ended_of(self.in_flight()))
+            if ended:
+                self.client.zrem(self.key, *ended)
+                log.warning("slots of %d ended calls freed", len(ended))
+                answer = self._acquire(call_key)
+        return answer == 1
 
     def release(self, call_key: str) -> None:
         """The call ended: free its slot (harmless if already freed)."""

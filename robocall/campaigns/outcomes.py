@@ -42,15 +42,22 @@ def slot_key(attempt_id: int) -> str:
 
 
 def release_slot(campaign: Campaign, attempt_id: int) -> None:
-    """Free the attempt's concurrency slot (harmless if it held none)."""
-    from robocall.campaigns.limits import ConcurrencyLimiter
+    """Free the attempt's concurrency slot (harmless if it held none).
 
-    ConcurrencyLimiter(
-        get_redis(),
-        scope=concurrency_scope(campaign.id),
-        limit=campaign.max_concurrent,
-        max_call_seconds=MAX_CALL_SECONDS,
-    ).release(slot_key(attempt_id))
+    Never fails for Redis: the outcome is recorded in the database all the same, and the next
+    worker to find the campaign's slots full frees those of calls the database shows ended.
+    """
+    from robocall.campaigns.limits import REDIS_DOWN, ConcurrencyLimiter
+
+    try:
+        ConcurrencyLimiter(
+            get_redis(),
+            scope=concurrency_scope(campaign.id),
+            limit=campaign.max_concurrent,
+            max_call_seconds=MAX_CALL_SECONDS,
+        ).release(slot_key(attempt_id))
+    except REDIS_DOWN as exc:
+        log.warning("attempt %s: its slot is freed later, Redis unreachable (%s)", attempt_id, exc)
 
 
 def attempt_status_for(call: Call) -> AttemptStatus:

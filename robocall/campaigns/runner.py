@@ -7,6 +7,7 @@ app's webhooks in-process, so nothing else needs to run.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -19,11 +20,15 @@ from robocall.campaigns.models import Campaign, CampaignStatus
 from robocall.campaigns.results import progress
 from robocall.config import get_settings, reset_settings_cache
 from robocall.db import session_scope
+from robocall.workers.connection import REDIS_DOWN
 from robocall.workers.processes import bootstrap, make_worker
 
 TICK_EVERY = 0.2  # seconds; the token bucket spaces calls, ticking often keeps the queue fed
 SWEEP_EVERY = 5.0  # seconds
 WORKER_IDLE = 0.02  # seconds a worker waits when the queues are empty
+REDIS_BACKOFF = 0.5  # seconds a worker waits before trying an unreachable Redis again
+
+log = logging.getLogger(__name__)
 
 
 def use_simulator(
@@ -65,10 +70,24 @@ def run_until_done(
 
     def work() -> None:
         # Burst runs in a loop: the worker returns whenever the queues are empty, so it
-        # stops promptly (and cleanly) when the campaign ends.
-        worker = make_worker(threaded=True)
+        # stops promptly (and cleanly) when the campaign ends. Redis unreachable: a new worker
+        # once it answers again (the jobs it lost are queued again by the sweeper).
+        worker = None
         while not finished.is_set():
-            worker.work(burst=True, logging_level="WARNING")
+            try:
+                worker = worker or make_worker(threaded=True)
+                worker.work(burst=True, logging_level="WARNING")
+            except REDIS_DOWN as exc:
+                log.warning("worker: Redis unreachable, trying again (%s)", exc)
+                worker = None
+                finished.wait(REDIS_BACKOFF)
+                continue
+            except Exception:
+                # Whatever else rq trips on, this thread must keep working the campaign.
+                log.exception("worker failed; starting a new one")
+                worker = None
+                finished.wait(REDIS_BACKOFF)
+                continue
             finished.wait(WORKER_IDLE)
 
     threads = [
@@ -81,10 +100,13 @@ def run_until_done(
     last_sweep = time.monotonic()
     try:
         while not stop.is_set():
-            tick()
-            if time.monotonic() - last_sweep > SWEEP_EVERY:
-                sweep()
-                last_sweep = time.monotonic()
+            try:
+                tick()
+                if time.monotonic() - last_sweep > SWEEP_EVERY:
+                    sweep()
+                    last_sweep = time.monotonic()
+            except REDIS_DOWN as exc:
+                log.warning("scheduler tick: Redis unreachable, trying again (%s)", exc)
             with session_scope() as db_session:
                 campaign = db_session.get(Campaign, campaign_id)
                 if campaign is None:

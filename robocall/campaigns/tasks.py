@@ -11,12 +11,13 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from robocall.campaigns.limits import ConcurrencyLimiter, RateLimiter
+from robocall.campaigns.limits import REDIS_DOWN, ConcurrencyLimiter, RateLimiter, wait_for_token
 from robocall.campaigns.models import (
     Attempt,
     AttemptStatus,
@@ -50,6 +51,8 @@ NO_SLOT_BACKOFF = dt.timedelta(seconds=1)
 # SLOT_WAIT (calls end all the time in a busy campaign), then gives the attempt back.
 SLOT_WAIT = dt.timedelta(seconds=1)
 SLOT_POLL = 0.02
+WAIT_FOR_SLOT = "wait_for_slot"
+REDIS_DOWN_BACKOFF = dt.timedelta(seconds=2)  # Redis unreachable: not dialled, try after this
 UNCERTAIN_LOOKBACK = dt.timedelta(seconds=10)  # provider clocks may differ a little
 
 
@@ -83,16 +86,19 @@ class _Dial:
 def place_call(attempt_id: int, now: dt.datetime | None = None) -> str:
     """Dial one claimed attempt (the rq job); returns what happened, in a word."""
     slot_wait_ends = time.monotonic() + SLOT_WAIT.total_seconds()
+    polled = False
     while True:
-        claimed = _claim_for_dialling(attempt_id, now, give_up=time.monotonic() > slot_wait_ends)
-        if not isinstance(claimed, tuple):
-            if claimed != "no_slot":
-                return claimed
-            # Every concurrency slot is taken: one frees when a call in flight ends.
-            time.sleep(SLOT_POLL)
-            continue
-        dial, per_second = claimed
-        break
+        claimed = _claim_for_dialling(
+            attempt_id, now, polled=polled, give_up=time.monotonic() > slot_wait_ends
+        )
+        if isinstance(claimed, tuple):
+            dial, per_second = claimed
+            break
+        if claimed != WAIT_FOR_SLOT:
+            return claimed
+        # Every concurrency slot is taken: one frees when a call in flight ends.
+        time.sleep(SLOT_POLL)
+        polled = True
     # Committed: the attempt is ours. Wait for a rate slot, then dial with no transaction open.
     limiter = RateLimiter(
         get_redis(),
@@ -100,7 +106,8 @@ def place_call(attempt_id: int, now: dt.datetime | None = None) -> str:
         caller_id=dial.caller_id,
         per_second=per_second,
     )
-    limiter.take()
+    if not wait_for_token(limiter):
+        return _not_dialled(attempt_id, REDIS_DOWN_BACKOFF)
     query = {
         "flow": dial.flow or "",
         "attempt": str(attempt_id),
@@ -133,12 +140,13 @@ def place_call(attempt_id: int, now: dt.datetime | None = None) -> str:
 
 
 def _claim_for_dialling(
-    attempt_id: int, now: dt.datetime | None, *, give_up: bool
+    attempt_id: int, now: dt.datetime | None, *, polled: bool, give_up: bool
 ) -> tuple[_Dial, float] | str:
     """Check everything again and claim the attempt for dialling (queued → dialling).
 
-    Returns what to dial and the campaign's rate, or why not, in a word. "no_slot" changes
-    nothing (ask again shortly) unless `give_up`, when the attempt is given back for later.
+    Returns what to dial and the campaign's rate, or why not, in a word. With every slot
+    taken it changes nothing and returns WAIT_FOR_SLOT (ask again shortly), unless
+    `give_up`: then the attempt is given back for later ("no_slot").
     """
     with session_scope() as db_session:
         attempt = db_session.get(Attempt, attempt_id)
@@ -166,12 +174,21 @@ def _claim_for_dialling(
             scope=concurrency_scope(campaign.id),
             limit=campaign.max_concurrent,
             max_call_seconds=MAX_CALL_SECONDS,
+            counted_by=lambda: _calls_at_provider(db_session, campaign_id=attempt.campaign_id),
+            # Looked for once per job, not on every poll while the cap is full.
+            ended_of=None if polled else lambda keys: _ended(db_session, keys),
         )
-        if not slots.try_acquire(slot_key(attempt.id)):
-            if give_up:
-                _give_back(db_session, attempt, target, at + NO_SLOT_BACKOFF, TargetStatus.pending)
-            else:
+        try:
+            free = slots.try_acquire(slot_key(attempt.id))
+        except REDIS_DOWN as exc:
+            log.warning("attempt %s not dialled: Redis unreachable (%s)", attempt.id, exc)
+            _give_back(db_session, attempt, target, at + REDIS_DOWN_BACKOFF, TargetStatus.pending)
+            return "redis_unavailable"
+        if not free:
+            if not give_up:
                 db_session.rollback()
+                return WAIT_FOR_SLOT
+            _give_back(db_session, attempt, target, at + NO_SLOT_BACKOFF, TargetStatus.pending)
             return "no_slot"
         claimed = db_session.execute(
             update(Attempt)
@@ -189,6 +206,37 @@ def _claim_for_dialling(
             campaign_id=campaign.id,
         )
         return dial, campaign.calls_per_second
+
+
+def _calls_at_provider(db_session: Session, *, campaign_id: int) -> set[str]:
+    """The slot keys of the campaign's calls the database shows at the provider.
+
+    Used to count the calls in flight again after Redis lost them. Attempts still queued do
+    not hold a slot: each takes one, in the same transaction that marks it dialling.
+    """
+    ids = db_session.scalars(
+        select(Attempt.id).where(
+            Attempt.campaign_id == campaign_id,
+            Attempt.status.in_((AttemptStatus.dialling, AttemptStatus.placed)),
+        )
+    )
+    return {slot_key(attempt_id) for attempt_id in ids}
+
+
+def _ended(db_session: Session, keys: Collection[str]) -> set[str]:
+    """Of these slot keys, those whose attempts the database shows ended (or gone)."""
+    ids = {int(key.split(":", 1)[1]) for key in keys if key.startswith("attempt:")}
+    live = set(
+        db_session.scalars(
+            select(Attempt.id).where(
+                Attempt.id.in_(ids),
+                Attempt.status.in_(
+                    (AttemptStatus.queued, AttemptStatus.dialling, AttemptStatus.placed)
+                ),
+            )
+        )
+    )
+    return {slot_key(attempt_id) for attempt_id in ids - live}
 
 
 def _adopt(db_session: Session, attempt_id: int, call_sid: str) -> None:

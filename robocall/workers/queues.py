@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -10,7 +11,9 @@ from rq import Queue
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from robocall.workers.connection import get_redis
+from robocall.workers.connection import REDIS_DOWN, get_redis
+
+log = logging.getLogger(__name__)
 
 # Highest priority first: a worker listening on all of them serves calls before exports.
 QUEUE_NAMES = ("calls", "sms", "default", "imports", "exports")
@@ -49,9 +52,25 @@ def enqueue_after_commit(
 
 @event.listens_for(Session, "after_commit")
 def _send_pending(db_session: Session) -> None:
+    """Send the committed unit's jobs. Redis unreachable: the rows are committed all the same.
+
+    The client has already retried with backoff; what is still unsent is logged, not raised,
+    because the database is the truth: the campaign sweeper queues again the calls and SMS
+    whose jobs never ran.
+    """
     pending: list[PendingJob] = db_session.info.pop(_PENDING, [])
-    for job in pending:
-        get_queue(job.queue).enqueue(job.func, *job.args, **job.kwargs, **job.options)
+    for sent, job in enumerate(pending):
+        try:
+            get_queue(job.queue).enqueue(job.func, *job.args, **job.kwargs, **job.options)
+        except REDIS_DOWN as exc:
+            unsent = sorted({f"{j.queue}:{j.func.__name__}" for j in pending[sent:]})
+            log.warning(
+                "Redis unreachable: %d job(s) not queued (%s): %s",
+                len(pending) - sent,
+                ", ".join(unsent),
+                exc,
+            )
+            return
 
 
 @event.listens_for(Session, "after_soft_rollback")

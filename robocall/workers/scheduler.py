@@ -8,6 +8,7 @@ import threading
 import redis
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from robocall.workers.connection import REDIS_DOWN
 from robocall.workers.leader import LeaderLease
 from robocall.workers.periodic import PeriodicJob, registered
 
@@ -15,6 +16,7 @@ log = logging.getLogger(__name__)
 
 RENEW_EVERY = 2.0  # seconds between lease renewals (the lease lasts 10 s)
 STANDBY_POLL = 1.0  # seconds between a stand-by's attempts to take the lease
+REDIS_RETRY = 1.0  # seconds between attempts to reach an unreachable Redis
 
 
 class Scheduler:
@@ -31,6 +33,8 @@ class Scheduler:
             return
         try:
             job.func(self.client, self.lease.identity)
+        except REDIS_DOWN as exc:
+            log.warning("periodic job %s: Redis unreachable (%s)", job.name, exc)
         except Exception:
             log.exception("periodic job %s failed", job.name)
 
@@ -60,7 +64,20 @@ class Scheduler:
         announced_standby = False
         try:
             while not self.stop.is_set():
-                if self.lease.try_acquire():
+                try:
+                    leading = self.lease.try_acquire()
+                    holder = None if leading or announced_standby else self.lease.holder()
+                except REDIS_DOWN as exc:
+                    # The lease cannot be renewed, so another scheduler may lead once Redis is
+                    # back (a restart forgot the lease): pause the jobs until it answers.
+                    if self._aps is not None:
+                        log.warning("scheduler %s pauses its jobs", self.lease.identity)
+                        self._stop_jobs()
+                    self.lease.held = False
+                    log.warning("scheduler: Redis unreachable, trying again (%s)", exc)
+                    self.stop.wait(REDIS_RETRY)
+                    continue
+                if leading:
                     if self._aps is None:
                         log.info("scheduler %s is active", self.lease.identity)
                         announced_standby = False
@@ -72,16 +89,17 @@ class Scheduler:
                         self._stop_jobs()
                     if not announced_standby:
                         log.info(
-                            "scheduler %s standing by (active: %s)",
-                            self.lease.identity,
-                            self.lease.holder(),
+                            "scheduler %s standing by (active: %s)", self.lease.identity, holder
                         )
                         announced_standby = True
                     self.stop.wait(STANDBY_POLL)
         finally:
             self._stop_jobs()
             if self.lease.held:
-                self.lease.release()
+                try:
+                    self.lease.release()
+                except REDIS_DOWN:
+                    pass  # the lease expires by itself
 
 
 def run_eager(client: redis.Redis, name: str) -> None:

@@ -3,7 +3,7 @@
 import threading
 import time
 
-from robocall.campaigns.limits import ConcurrencyLimiter, RateLimiter
+from robocall.campaigns.limits import ConcurrencyLimiter, RateLimiter, wait_for_token
 from robocall.workers.connection import get_redis
 
 
@@ -90,3 +90,47 @@ def test_a_call_whose_end_was_never_heard_frees_its_slot_after_the_maximum_lengt
     assert not cap.try_acquire("attempt:2")
     time.sleep(1.1)
     assert cap.try_acquire("attempt:2")
+
+
+def test_calls_in_flight_are_counted_again_from_the_database_after_redis_lost_them():
+    client = get_redis()
+    in_the_database = {"attempt:1", "attempt:2"}  # calls the database shows in flight
+    cap = ConcurrencyLimiter(
+        client, scope="campaign:3", limit=2, counted_by=lambda: set(in_the_database)
+    )
+    client.flushall()  # a restart without persistence: no slot is known any more
+    assert not cap.try_acquire("attempt:3")  # two calls are still in progress
+    assert sorted(cap.in_flight()) == ["attempt:1", "attempt:2"]
+    assert cap.try_acquire("attempt:1")  # a counted call dialling holds its own slot
+
+
+def test_slots_of_calls_the_database_shows_ended_are_freed_when_the_cap_is_reached():
+    client = get_redis()
+    in_the_database = {"attempt:1", "attempt:2"}  # calls not ended
+    cap = ConcurrencyLimiter(
+        client,
+        scope="campaign:4",
+        limit=2,
+        counted_by=lambda: set(in_the_database),
+        ended_of=lambda keys: {key for key in keys if key not in in_the_database},
+    )
+    assert cap.try_acquire("attempt:1") and cap.try_acquire("attempt:2")
+    # attempt:1 ended while Redis was unreachable: its release never arrived.
+    in_the_database = {"attempt:2", "attempt:3"}
+    assert cap.try_acquire("attempt:3")
+    assert sorted(cap.in_flight()) == ["attempt:2", "attempt:3"]
+    assert not cap.try_acquire("attempt:4")  # the cap still holds
+
+
+def test_a_worker_waits_for_its_token_while_redis_restarts(restartable_redis):
+    limiter = RateLimiter(get_redis(), account="AC1", caller_id="+8401", per_second=5)
+    assert wait_for_token(limiter)
+    restartable_redis.stop()
+    coming_back = threading.Timer(0.5, restartable_redis.start)
+    coming_back.start()
+    try:
+        assert wait_for_token(limiter, patience=20)  # waited through the outage
+    finally:
+        coming_back.join()
+    restartable_redis.stop()
+    assert not wait_for_token(limiter, patience=0.1)  # down too long: the caller gives up
