@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 OUTAGE_PATIENCE = 30.0  # seconds a worker holding a claimed call waits for Redis to come back
 RATE_HEADROOM = 0.015  # slots this much wider than 1/rate (1.5 %)
 RESERVE_AHEAD = 1.0  # seconds: a worker holds a slot at most this far in the future
+LATE_TOLERANCE = 0.004  # seconds: a slot is used only this late at most
 
 # KEYS[1]: the next free slot (µs, Redis clock). ARGV: slot width µs, reserve-ahead µs.
 # Returns {1, slot, now} when the slot is reserved, or {0, wait µs, now} when the next free
@@ -115,12 +116,18 @@ class RateLimiter:
         return True, max(value - now, 0) / 1_000_000
 
     def take(self) -> None:
-        """Return in a slot of this caller's own: reserve one, then sleep until it."""
+        """Return in a slot of this caller's own: reserve one, then sleep until it.
+
+        A caller that wakes more than LATE_TOLERANCE after its slot (a busy machine) gives
+        the slot up and reserves another: dialling late, right before the next slot's
+        owner dials on time, would put two calls closer than the rate allows.
+        """
         while True:
             reserved, wait = self.reserve()
+            due = time.monotonic() + wait
             if wait > 0:
                 time.sleep(wait)
-            if reserved:
+            if reserved and time.monotonic() - due <= LATE_TOLERANCE:
                 return
 
 
