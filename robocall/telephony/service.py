@@ -103,6 +103,7 @@ def place_call(
     """Dial `to` through the provider and record the call (raises ProviderError subclasses)."""
     settings = get_settings()
     caller = caller_id or settings.caller_id
+    asked_at = utcnow()  # the call's created_at: when the provider was asked, as it counts
     placed = (provider or get_provider()).place_call(
         to=to,
         caller_id=caller,
@@ -119,7 +120,10 @@ def place_call(
         to=placed.to or to,
         from_=placed.from_ or caller,
         status=placed.status,
+        created_at=asked_at,
     )
+    if call.created_at > asked_at:  # a callback about it came first and created the row
+        call.created_at = asked_at
     log.info("call %s placed to %s", call.sid, mask_phone(to))
     return call
 
@@ -307,6 +311,7 @@ def _lock_call(
     to: str,
     from_: str,
     status: CallStatus,
+    created_at: dt.datetime | None = None,
 ) -> Call:
     """The call row for `sid`, created if new, locked against concurrent callbacks."""
     call = db_session.scalar(_SELECT_CALL_FOR_UPDATE, {"sid": sid})
@@ -321,7 +326,7 @@ def _lock_call(
             "to_number": to,
             "from_number": from_,
             "status": status,
-            "created_at": utcnow(),
+            "created_at": created_at or utcnow(),
             "updated_at": utcnow(),
         },
         conflict_on="sid",
