@@ -12,7 +12,7 @@ import logging
 import math
 
 import redis
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from robocall.campaigns.models import (
@@ -42,26 +42,48 @@ DIALLING_STUCK_AFTER = dt.timedelta(seconds=90)  # at least; see _dialling_stuck
 PLACED_STUCK_AFTER = dt.timedelta(minutes=5)  # no callback moved the call on for this long
 
 
-def _claim_target(db_session: Session, target_id: int, now: dt.datetime) -> Attempt | None:
-    claimed = db_session.execute(
-        update(Target)
-        .where(Target.id == target_id, Target.status == TargetStatus.pending)
-        .values(status=TargetStatus.calling, attempts_made=Target.attempts_made + 1, updated_at=now)
+def _claim_targets(
+    db_session: Session, campaign_id: int, target_ids: list[int], now: dt.datetime
+) -> list[int]:
+    """Claim the targets still pending (pending → calling) and create an attempt for each.
+
+    One UPDATE guarded by the status and one INSERT for the lot: the tick holds the write
+    lock for as short a time as it can (webhooks and workers wait for it on SQLite).
+    Returns the new attempts' ids, in the order of `target_ids`.
+    """
+    if not target_ids:
+        return []
+    claimed = dict(
+        db_session.execute(
+            update(Target)
+            .where(Target.id.in_(target_ids), Target.status == TargetStatus.pending)
+            .values(
+                status=TargetStatus.calling,
+                attempts_made=Target.attempts_made + 1,
+                updated_at=now,
+            )
+            .returning(Target.id, Target.attempts_made)
+            .execution_options(synchronize_session=False)
+        ).all()
     )
-    if claimed.rowcount != 1:  # type: ignore[attr-defined]
-        return None
-    target = db_session.get(Target, target_id, populate_existing=True)
-    assert target is not None
-    attempt = Attempt(
-        campaign_id=target.campaign_id,
-        target_id=target.id,
-        number=target.attempts_made,
-        status=AttemptStatus.queued,
-        created_at=now,
+    rows = [
+        {
+            "campaign_id": campaign_id,
+            "target_id": target_id,
+            "number": claimed[target_id],
+            "status": AttemptStatus.queued,
+            "created_at": now,
+        }
+        for target_id in target_ids
+        if target_id in claimed
+    ]
+    if not rows:
+        return []
+    return list(
+        db_session.scalars(
+            insert(Attempt).returning(Attempt.id, sort_by_parameter_order=True), rows
+        )
     )
-    db_session.add(attempt)
-    db_session.flush()
-    return attempt
 
 
 def _call_budget(db_session: Session, campaign: Campaign, now: dt.datetime) -> int:
@@ -69,8 +91,10 @@ def _call_budget(db_session: Session, campaign: Campaign, now: dt.datetime) -> i
     the next tick, and no more than the concurrency cap will let them dial soon.
 
     The cap counts calls at the provider (dialling or placed); the worker enforces it in
-    Redis when it dials. Queued attempts wait for a slot, so the slots expected to free
-    before the next tick (as many as calls ended in the last tick) count as free.
+    Redis when it dials, waiting a little for a slot. Slots expected to free before the next
+    tick count as free: as many as calls ended in the last tick, or, while the campaign
+    ramps up and none has ended yet, as many as were dialled in it (short calls end soon;
+    with long ones the next tick sees few dialled and queues little).
     """
     counts = dict(
         db_session.execute(
@@ -81,15 +105,16 @@ def _call_budget(db_session: Session, campaign: Campaign, now: dt.datetime) -> i
     )
     queued = int(counts.get(AttemptStatus.queued, 0))
     calls = int(counts.get(AttemptStatus.dialling, 0)) + int(counts.get(AttemptStatus.placed, 0))
-    ended = db_session.scalar(
-        select(func.count(Attempt.id)).where(
-            Attempt.campaign_id == campaign.id, Attempt.ended_at >= now - _TICK
-        )
-    )
+    since = now - _TICK
+    ended, dialled = db_session.execute(
+        select(
+            func.count(Attempt.id).filter(Attempt.ended_at >= since),
+            func.count(Attempt.id).filter(Attempt.dialled_at >= since),
+        ).where(Attempt.campaign_id == campaign.id)
+    ).one()
+    freeing = math.ceil(max(int(ended or 0), int(dialled or 0)) * QUEUE_AHEAD)
     for_the_rate = math.ceil(campaign.calls_per_second * TICK_SECONDS * QUEUE_AHEAD) - queued
-    for_the_cap = (
-        campaign.max_concurrent - calls - queued + math.ceil(int(ended or 0) * QUEUE_AHEAD)
-    )
+    for_the_cap = campaign.max_concurrent - calls - queued + freeing
     return min(for_the_rate, for_the_cap)
 
 
@@ -119,11 +144,9 @@ def dispatch_campaign(*, db_session: Session, campaign: Campaign, now: dt.dateti
                 .order_by(Target.next_at, Target.id)
                 .limit(budget)
             )
-            for target_id in list(due):
-                attempt = _claim_target(db_session, target_id, now)
-                if attempt is not None:
-                    enqueue_after_commit(db_session, tasks.place_call, attempt.id, queue="calls")
-                    enqueued += 1
+            for attempt_id in _claim_targets(db_session, campaign.id, list(due), now):
+                enqueue_after_commit(db_session, tasks.place_call, attempt_id, queue="calls")
+                enqueued += 1
     sms_budget = math.ceil(campaign.sms_per_second * TICK_SECONDS * 1.5)
     due_sms = db_session.scalars(
         select(Target.id)
