@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -98,7 +99,7 @@ def take_sqlite_write_lock(dbapi_connection: Any) -> None:
                 return
             except sqlite3.OperationalError as exc:
                 if "locked" not in str(exc) or time.monotonic() > deadline:
-                    raise
+                    raise OperationalError("BEGIN IMMEDIATE", None, exc) from exc
             time.sleep(pause)
             pause = min(pause * 2, WRITE_LOCK_POLL[1])
     finally:

@@ -1,9 +1,14 @@
 import datetime as dt
+import sqlite3
+import threading
+import time
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.exc import StatementError
+from sqlalchemy.exc import OperationalError, StatementError
 
+from robocall import db
+from robocall.db import make_engine
 from robocall.units.models import Unit, UnitLevel
 
 
@@ -34,3 +39,45 @@ def test_naive_times_are_refused(session):
     )
     with pytest.raises(StatementError, match="naive datetime"):
         session.commit()
+
+
+def test_a_waiting_sqlite_writer_gets_the_lock_as_soon_as_it_is_free(tmp_path):
+    # Another process's transaction holds the write lock for 0.45 s; SQLite's own busy
+    # handler would have the waiting writer sleep in steps of up to 100 ms and take the lock
+    # about 80 ms after it was freed.
+    path = tmp_path / "lock.sqlite3"
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("PRAGMA journal_mode=WAL")
+    holder.execute("CREATE TABLE t (x INTEGER)")
+    engine = make_engine(f"sqlite:///{path}")
+    holder.execute("BEGIN IMMEDIATE")
+    released_at: list[float] = []
+
+    def release() -> None:
+        holder.execute("INSERT INTO t VALUES (1)")
+        released_at.append(time.monotonic())
+        holder.execute("COMMIT")
+
+    timer = threading.Timer(0.45, release)
+    timer.start()
+    with engine.begin() as connection:
+        got_it_at = time.monotonic()
+        assert connection.exec_driver_sql("SELECT count(*) FROM t").scalar() == 1
+    timer.join()
+    engine.dispose()
+    assert got_it_at - released_at[0] < 0.04
+
+
+def test_the_sqlite_write_lock_wait_has_a_deadline(tmp_path, monkeypatch):
+    monkeypatch.setattr(db, "WRITE_LOCK_TIMEOUT", 0.2)
+    path = tmp_path / "lock.sqlite3"
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("PRAGMA journal_mode=WAL")
+    holder.execute("BEGIN IMMEDIATE")
+    engine = make_engine(f"sqlite:///{path}")
+    started = time.monotonic()
+    with pytest.raises(OperationalError, match="locked"), engine.begin():
+        pass
+    assert 0.2 <= time.monotonic() - started < 1.0
+    holder.execute("ROLLBACK")
+    engine.dispose()
