@@ -36,6 +36,9 @@ log = logging.getLogger(__name__)
 IN_FLIGHT = (AttemptStatus.queued, AttemptStatus.dialling, AttemptStatus.placed)
 TICK_SECONDS = 1.0
 _TICK = dt.timedelta(seconds=TICK_SECONDS)
+# A dial job's outcome is in the database (the attempt): rq need not keep its result, which
+# saves the worker Redis writes on every call.
+DIAL_JOB = {"result_ttl": 0}
 QUEUE_AHEAD = 1.5  # ticks of work kept queued, so the workers never wait for the next tick
 REQUEUE_AFTER = dt.timedelta(seconds=30)  # a queued attempt whose job never ran (Redis lost it)
 DIALLING_STUCK_AFTER = dt.timedelta(seconds=90)  # at least; see _dialling_stuck_after
@@ -94,7 +97,8 @@ def _call_budget(db_session: Session, campaign: Campaign, now: dt.datetime) -> i
     Redis when it dials, waiting a little for a slot. Slots expected to free before the next
     tick count as free: as many as calls ended in the last tick, or, while the campaign
     ramps up and none has ended yet, as many as were dialled in it (short calls end soon;
-    with long ones the next tick sees few dialled and queues little).
+    with long ones the next tick sees few dialled and queues little); at the very start, a
+    full tick and a half at the rate.
     """
     counts = dict(
         db_session.execute(
@@ -112,8 +116,11 @@ def _call_budget(db_session: Session, campaign: Campaign, now: dt.datetime) -> i
             func.count(Attempt.id).filter(Attempt.dialled_at >= since),
         ).where(Attempt.campaign_id == campaign.id)
     ).one()
-    freeing = math.ceil(max(int(ended or 0), int(dialled or 0)) * QUEUE_AHEAD)
     for_the_rate = math.ceil(campaign.calls_per_second * TICK_SECONDS * QUEUE_AHEAD) - queued
+    if calls or ended or dialled:
+        freeing = math.ceil(max(int(ended or 0), int(dialled or 0)) * QUEUE_AHEAD)
+    else:
+        freeing = for_the_rate  # nothing dialled yet: only the cap itself limits the start
     for_the_cap = campaign.max_concurrent - calls - queued + freeing
     return min(for_the_rate, for_the_cap)
 
@@ -145,7 +152,9 @@ def dispatch_campaign(*, db_session: Session, campaign: Campaign, now: dt.dateti
                 .limit(budget)
             )
             for attempt_id in _claim_targets(db_session, campaign.id, list(due), now):
-                enqueue_after_commit(db_session, tasks.place_call, attempt_id, queue="calls")
+                enqueue_after_commit(
+                    db_session, tasks.place_call, attempt_id, queue="calls", rq_options=DIAL_JOB
+                )
                 enqueued += 1
     sms_budget = math.ceil(campaign.sms_per_second * TICK_SECONDS * 1.5)
     due_sms = db_session.scalars(
@@ -221,7 +230,9 @@ def sweep(*, now: dt.datetime | None = None) -> int:
         )
         for attempt_id in stale_queued:
             # Harmless if the first job still runs: only one of them claims the attempt.
-            enqueue_after_commit(db_session, tasks.place_call, attempt_id, queue="calls")
+            enqueue_after_commit(
+                db_session, tasks.place_call, attempt_id, queue="calls", rq_options=DIAL_JOB
+            )
         stale_sms = list(
             db_session.scalars(
                 select(Target.id).where(
