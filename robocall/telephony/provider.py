@@ -20,6 +20,13 @@ def get_provider() -> TelephonyProvider:
         return _provider
 
 
+def load_provider_modules() -> None:
+    """Import the provider's client now (its modules load lazily, on the first request)."""
+    from robocall.telephony.twilio_provider import load_client_modules
+
+    load_client_modules()
+
+
 def reset_provider() -> None:
     """Forget this process's provider (after settings change; tests)."""
     global _provider

@@ -384,3 +384,10 @@ def message_event_from(*, params: Mapping[str, str]) -> MessageEventData:
         error_code=_int(params.get("ErrorCode")),
         fields=dict(params),
     )
+
+
+def load_client_modules() -> None:
+    """Import the REST client's call and message modules, which it otherwise loads lazily on
+    the first request."""
+    import twilio.rest.api.v2010.account.call
+    import twilio.rest.api.v2010.account.message  # noqa: F401

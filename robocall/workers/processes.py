@@ -75,6 +75,15 @@ class ThreadWorker(SimpleWorker):
         return
 
 
+def warm_up() -> None:
+    """Import what the jobs need before the first one comes: the first call of a campaign
+    would otherwise wait about a second for the provider's client modules to load."""
+    from robocall.campaigns import tasks  # noqa: F401
+    from robocall.telephony.provider import load_provider_modules
+
+    load_provider_modules()
+
+
 def make_worker(queues: list[str] | None = None, *, threaded: bool = False) -> SimpleWorker:
     names = queues or list(QUEUE_NAMES)
     worker_class = ThreadWorker if threaded else SimpleWorker
@@ -84,6 +93,7 @@ def make_worker(queues: list[str] | None = None, *, threaded: bool = False) -> S
 def run_worker(queues: list[str] | None, health_port: int | None, burst: bool = False) -> None:
     """Work on the queues until Ctrl-C/SIGTERM (rq's warm shutdown)."""
     bootstrap()
+    warm_up()
     if health_port:
         start_health_server(health_port, "worker")
     backoff = REDIS_BACKOFF[0]
