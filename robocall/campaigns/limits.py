@@ -51,6 +51,13 @@ return {1, slot, now}
 
 # KEYS: the set, its "counted" marker. ARGV: call key, limit, max call ms, whether the caller
 # can count again from the database. -1: the marker is gone (Redis lost the set), count first.
+_HAS_ROOM = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+return redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[1]) and 1 or 0
+"""
+
 _ACQUIRE_SLOT = """
 if ARGV[4] == '1' and redis.call('EXISTS', KEYS[2]) == 0 then
   return -1
@@ -194,6 +201,10 @@ class ConcurrencyLimiter:
                 log.warning("slots of %d ended calls freed", len(ended))
                 answer = self._acquire(call_key)
         return answer == 1
+
+    def has_room(self) -> bool:
+        """Whether a slot is free now (a cheap look before trying to take one)."""
+        return bool(self.client.eval(_HAS_ROOM, 1, self.key, self.limit))
 
     def release(self, call_key: str) -> None:
         """The call ended: free its slot (harmless if already freed)."""

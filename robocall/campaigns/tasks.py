@@ -51,7 +51,6 @@ NO_SLOT_BACKOFF = dt.timedelta(seconds=1)
 # SLOT_WAIT (calls end all the time in a busy campaign), then gives the attempt back.
 SLOT_WAIT = dt.timedelta(seconds=1)
 SLOT_POLL = 0.02
-WAIT_FOR_SLOT = "wait_for_slot"
 REDIS_DOWN_BACKOFF = dt.timedelta(seconds=2)  # Redis unreachable: not dialled, try after this
 UNCERTAIN_LOOKBACK = dt.timedelta(seconds=10)  # provider clocks may differ a little
 
@@ -94,10 +93,10 @@ def place_call(attempt_id: int, now: dt.datetime | None = None) -> str:
         if isinstance(claimed, tuple):
             dial, per_second = claimed
             break
-        if claimed != WAIT_FOR_SLOT:
+        if not isinstance(claimed, _Full):
             return claimed
         # Every concurrency slot is taken: one frees when a call in flight ends.
-        time.sleep(SLOT_POLL)
+        _wait_for_room(claimed.slots, until=slot_wait_ends)
         polled = True
     # Committed: the attempt is ours. Wait for a rate slot, then dial with no transaction open.
     limiter = RateLimiter(
@@ -139,13 +138,31 @@ def place_call(attempt_id: int, now: dt.datetime | None = None) -> str:
     return "placed"
 
 
+@dataclass(frozen=True)
+class _Full:
+    """Every concurrency slot of the campaign is taken (nothing was changed)."""
+
+    slots: ConcurrencyLimiter
+
+
+def _wait_for_room(slots: ConcurrencyLimiter, *, until: float) -> None:
+    """Sleep until a slot looks free (Redis only, no transaction), or until `until`."""
+    while time.monotonic() < until:
+        try:
+            if slots.has_room():
+                return
+        except REDIS_DOWN:
+            return  # the claim itself deals with Redis being away
+        time.sleep(SLOT_POLL)
+
+
 def _claim_for_dialling(
     attempt_id: int, now: dt.datetime | None, *, polled: bool, give_up: bool
-) -> tuple[_Dial, float] | str:
+) -> tuple[_Dial, float] | _Full | str:
     """Check everything again and claim the attempt for dialling (queued → dialling).
 
     Returns what to dial and the campaign's rate, or why not, in a word. With every slot
-    taken it changes nothing and returns WAIT_FOR_SLOT (ask again shortly), unless
+    taken it changes nothing and returns _Full (ask again when a slot frees), unless
     `give_up`: then the attempt is given back for later ("no_slot").
     """
     with session_scope() as db_session:
@@ -187,7 +204,7 @@ def _claim_for_dialling(
         if not free:
             if not give_up:
                 db_session.rollback()
-                return WAIT_FOR_SLOT
+                return _Full(slots)
             _give_back(db_session, attempt, target, at + NO_SLOT_BACKOFF, TargetStatus.pending)
             return "no_slot"
         claimed = db_session.execute(

@@ -78,7 +78,9 @@ def test_concurrency_cap_and_release():
     assert cap.try_acquire("attempt:1")  # the same call again does not take a second slot
     assert cap.try_acquire("attempt:2")
     assert not cap.try_acquire("attempt:3")
+    assert not cap.has_room()
     cap.release("attempt:1")
+    assert cap.has_room()
     assert cap.try_acquire("attempt:3")
     assert sorted(cap.in_flight()) == ["attempt:2", "attempt:3"]
 
