@@ -221,10 +221,9 @@ def main() -> None:
     sids = prepare_calls(options.requests + paced_count)
     saturation_sids, paced_sids = sids[: options.requests], sids[options.requests :]
 
-    # proto=IPPROTO_TCP: asyncio turns Nagle off only on sockets that say they are TCP.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
+    from robocall.kit.net import listening_socket
+
+    sock = listening_socket()
     sock.listen(2048)
     port = sock.getsockname()[1]
     servers = [

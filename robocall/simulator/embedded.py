@@ -4,7 +4,6 @@ reaching robocall's webhooks in-process (ASGI) or at `app_url`."""
 from __future__ import annotations
 
 import asyncio
-import socket
 import threading
 import time
 from collections.abc import Coroutine
@@ -15,6 +14,7 @@ from typing import Any, TypeVar
 import uvicorn
 
 from robocall.config import get_settings
+from robocall.kit.net import listening_socket
 from robocall.simulator.api import create_simulator_app
 from robocall.simulator.delivery import Transcripts, WebhookDelivery
 from robocall.simulator.network import Network, NumberConfig
@@ -103,11 +103,7 @@ class SimulatorServer:
 
 def start_simulator(network: Network, *, host: str = "127.0.0.1", port: int = 0) -> SimulatorServer:
     """Serve `network`'s REST API on host:port (0: any free port) in a daemon thread."""
-    # proto=IPPROTO_TCP: asyncio turns Nagle's algorithm off only on sockets that say they
-    # are TCP; with it on, each answer on a kept-alive connection waits ~40 ms for an ACK.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
+    sock = listening_socket(host, port)
     bound_port = sock.getsockname()[1]
     config = uvicorn.Config(
         create_simulator_app(network),

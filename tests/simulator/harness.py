@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from robocall.config import get_settings
+from robocall.kit.net import listening_socket
 from robocall.simulator.embedded import SimulatorServer, build_network, start_simulator
 from robocall.simulator.personas import Personas, parse_personas
 from robocall.telephony.twilio_provider import TwilioProvider
@@ -62,16 +63,12 @@ def adapter(server: SimulatorServer, **options: Any) -> TwilioProvider:
 @contextmanager
 def serving_app() -> Iterator[str]:
     """robocall's web app served by uvicorn on 127.0.0.1 (any free port); yields its URL."""
-    import socket
     import threading
     import time
 
     import uvicorn
 
-    # proto=IPPROTO_TCP: asyncio turns Nagle's algorithm off only on sockets that say they
-    # are TCP; with it on, each answer on a kept-alive connection waits ~40 ms for an ACK.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.bind(("127.0.0.1", 0))
+    sock = listening_socket()
     port = sock.getsockname()[1]
     server = uvicorn.Server(uvicorn.Config(create_app(), log_level="warning", lifespan="off"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -15,6 +14,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from robocall.config import reset_settings_cache
+from robocall.kit.net import listening_socket
 from robocall.users.models import Role, User
 from robocall.users.service import create_api_token, create_user
 from robocall.web.app import create_app
@@ -83,10 +83,7 @@ def served_app() -> Iterator[str]:
     """The app served by uvicorn on 127.0.0.1 (a free port), over plain http; yields its URL."""
     import uvicorn
 
-    # proto=IPPROTO_TCP: asyncio turns Nagle's algorithm off only on sockets that say they
-    # are TCP; with it on, each answer on a kept-alive connection waits ~40 ms for an ACK.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.bind(("127.0.0.1", 0))
+    sock = listening_socket()
     port = sock.getsockname()[1]
     before = os.environ.get("ROBOCALL_PUBLIC_URL")
     # The session cookie is Secure only when the public URL is https; this server is plain http.
