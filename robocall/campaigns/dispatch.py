@@ -16,6 +16,8 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from robocall.campaigns.models import (
+    AT_PROVIDER,
+    IN_FLIGHT,
     Attempt,
     AttemptStatus,
     Campaign,
@@ -33,7 +35,6 @@ from robocall.workers.queues import enqueue_after_commit
 
 log = logging.getLogger(__name__)
 
-IN_FLIGHT = (AttemptStatus.queued, AttemptStatus.dialling, AttemptStatus.placed)
 TICK_SECONDS = 1.0
 _TICK = dt.timedelta(seconds=TICK_SECONDS)
 # A dial job's outcome is in the database (the attempt): rq need not keep its result, which
@@ -108,7 +109,7 @@ def _call_budget(db_session: Session, campaign: Campaign, now: dt.datetime) -> i
         ).all()
     )
     queued = int(counts.get(AttemptStatus.queued, 0))
-    calls = int(counts.get(AttemptStatus.dialling, 0)) + int(counts.get(AttemptStatus.placed, 0))
+    calls = sum(int(counts.get(status, 0)) for status in AT_PROVIDER)
     since = now - _TICK
     ended, dialled = db_session.execute(
         select(

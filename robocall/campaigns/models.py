@@ -85,7 +85,13 @@ class AttemptStatus(enum.StrEnum):
 
     @property
     def is_final(self) -> bool:
-        return self not in (AttemptStatus.queued, AttemptStatus.dialling, AttemptStatus.placed)
+        return self not in IN_FLIGHT
+
+
+# Attempts not ended: waiting for a worker, or a call at the provider (which holds a slot of
+# the campaign's concurrency cap).
+AT_PROVIDER = (AttemptStatus.dialling, AttemptStatus.placed)
+IN_FLIGHT = (AttemptStatus.queued, *AT_PROVIDER)
 
 
 class Campaign(Base):

@@ -19,6 +19,8 @@ from sqlalchemy.orm import Session
 
 from robocall.campaigns.limits import REDIS_DOWN, ConcurrencyLimiter, RateLimiter, wait_for_token
 from robocall.campaigns.models import (
+    AT_PROVIDER,
+    IN_FLIGHT,
     Attempt,
     AttemptStatus,
     Campaign,
@@ -80,6 +82,7 @@ class _Dial:
     amd: bool
     contact_id: int | None
     campaign_id: int
+    per_second: float  # the campaign's rate limit
 
 
 def place_call(attempt_id: int, now: dt.datetime | None = None) -> str:
@@ -90,8 +93,8 @@ def place_call(attempt_id: int, now: dt.datetime | None = None) -> str:
         claimed = _claim_for_dialling(
             attempt_id, now, polled=polled, give_up=time.monotonic() > slot_wait_ends
         )
-        if isinstance(claimed, tuple):
-            dial, per_second = claimed
+        if isinstance(claimed, _Dial):
+            dial = claimed
             break
         if not isinstance(claimed, _Full):
             return claimed
@@ -103,7 +106,7 @@ def place_call(attempt_id: int, now: dt.datetime | None = None) -> str:
         get_redis(),
         account=get_settings().twilio_account_sid,
         caller_id=dial.caller_id,
-        per_second=per_second,
+        per_second=dial.per_second,
     )
     if not wait_for_token(limiter):
         return _not_dialled(attempt_id, REDIS_DOWN_BACKOFF)
@@ -158,10 +161,10 @@ def _wait_for_room(slots: ConcurrencyLimiter, *, until: float) -> None:
 
 def _claim_for_dialling(
     attempt_id: int, now: dt.datetime | None, *, polled: bool, give_up: bool
-) -> tuple[_Dial, float] | _Full | str:
+) -> _Dial | _Full | str:
     """Check everything again and claim the attempt for dialling (queued → dialling).
 
-    Returns what to dial and the campaign's rate, or why not, in a word. With every slot
+    Returns what to dial, or why not, in a word. With every slot
     taken it changes nothing and returns _Full (ask again when a slot frees), unless
     `give_up`: then the attempt is given back for later ("no_slot").
     """
@@ -214,15 +217,15 @@ def _claim_for_dialling(
         )
         if claimed.rowcount != 1:  # type: ignore[attr-defined]
             return "already_handled"
-        dial = _Dial(
+        return _Dial(
             phone=target.phone,
             flow=campaign.flow,
             caller_id=campaign.caller_id,
             amd=campaign.amd,
             contact_id=target.contact_ids[0] if target.contact_ids else None,
             campaign_id=campaign.id,
+            per_second=campaign.calls_per_second,
         )
-        return dial, campaign.calls_per_second
 
 
 def _calls_at_provider(db_session: Session, *, campaign_id: int) -> set[str]:
@@ -234,7 +237,7 @@ def _calls_at_provider(db_session: Session, *, campaign_id: int) -> set[str]:
     ids = db_session.scalars(
         select(Attempt.id).where(
             Attempt.campaign_id == campaign_id,
-            Attempt.status.in_((AttemptStatus.dialling, AttemptStatus.placed)),
+            Attempt.status.in_(AT_PROVIDER),
         )
     )
     return {slot_key(attempt_id) for attempt_id in ids}
@@ -247,9 +250,7 @@ def _ended(db_session: Session, keys: Collection[str]) -> set[str]:
         db_session.scalars(
             select(Attempt.id).where(
                 Attempt.id.in_(ids),
-                Attempt.status.in_(
-                    (AttemptStatus.queued, AttemptStatus.dialling, AttemptStatus.placed)
-                ),
+                Attempt.status.in_(IN_FLIGHT),
             )
         )
     )
