@@ -138,7 +138,7 @@ class RateLimiter:
                 return
 
 
-def wait_for_token(limiter: RateLimiter, *, patience: float = OUTAGE_PATIENCE) -> bool:
+def wait_for_rate_slot(limiter: RateLimiter, *, patience: float = OUTAGE_PATIENCE) -> bool:
     """Block until a rate slot of this caller's own comes; False if Redis stayed unreachable
     for `patience` seconds."""
     gave_up_at = time.monotonic() + patience

@@ -23,7 +23,7 @@ from robocall.db import session_scope
 from robocall.workers.connection import REDIS_DOWN
 from robocall.workers.processes import bootstrap, make_worker
 
-TICK_EVERY = 0.2  # seconds; the token bucket spaces calls, ticking often keeps the queue fed
+TICK_EVERY = 0.2  # seconds; the rate limiter spaces calls, ticking often keeps the queue fed
 SWEEP_EVERY = 5.0  # seconds
 WORKER_IDLE = 0.02  # seconds a worker waits when the queues are empty
 REDIS_BACKOFF = 0.5  # seconds a worker waits before trying an unreachable Redis again

@@ -1,7 +1,7 @@
 """rq jobs: dial one attempt, send one target's SMS, recover an attempt whose callbacks were lost.
 
 place_call checks everything again when it dials: the campaign still running, the window open
-now, the number not opted out, a concurrency slot and a rate token. The attempt is claimed
+now, the number not opted out, a concurrency slot and a rate slot. The attempt is claimed
 (queued → dialling) and committed before the provider is asked, so a worker killed mid-dial
 leaves a trace the sweeper resolves by asking the provider, never by dialling blindly again.
 """
@@ -17,7 +17,12 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from robocall.campaigns.limits import REDIS_DOWN, ConcurrencyLimiter, RateLimiter, wait_for_token
+from robocall.campaigns.limits import (
+    REDIS_DOWN,
+    ConcurrencyLimiter,
+    RateLimiter,
+    wait_for_rate_slot,
+)
 from robocall.campaigns.models import (
     AT_PROVIDER,
     IN_FLIGHT,
@@ -108,7 +113,7 @@ def place_call(attempt_id: int, now: dt.datetime | None = None) -> str:
         caller_id=dial.caller_id,
         per_second=dial.per_second,
     )
-    if not wait_for_token(limiter):
+    if not wait_for_rate_slot(limiter):
         return _not_dialled(attempt_id, REDIS_DOWN_BACKOFF)
     query = {
         "flow": dial.flow or "",

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from robocall.campaigns.audience import audience_contacts, households
-from robocall.campaigns.limits import RateLimiter, wait_for_token
+from robocall.campaigns.limits import RateLimiter, wait_for_rate_slot
 from robocall.campaigns.models import Campaign, CampaignKind, SmsState, Target
 from robocall.config import get_settings
 from robocall.contacts.models import Contact
@@ -93,7 +93,7 @@ def send_target_sms(*, target_id: int) -> str:
         caller_id="sms:" + (settings.sms_sender or settings.caller_id),
         per_second=per_second,
     )
-    if not wait_for_token(limiter):
+    if not wait_for_rate_slot(limiter):
         _set_state(target_id, SmsState.queued)  # the scheduler claims it again
         return "redis_unavailable"
     with session_scope() as db_session:

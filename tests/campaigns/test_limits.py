@@ -3,7 +3,7 @@
 import threading
 import time
 
-from robocall.campaigns.limits import ConcurrencyLimiter, RateLimiter, wait_for_token
+from robocall.campaigns.limits import ConcurrencyLimiter, RateLimiter, wait_for_rate_slot
 from robocall.workers.connection import get_redis
 
 
@@ -124,15 +124,15 @@ def test_slots_of_calls_the_database_shows_ended_are_freed_when_the_cap_is_reach
     assert not cap.try_acquire("attempt:4")  # the cap still holds
 
 
-def test_a_worker_waits_for_its_token_while_redis_restarts(restartable_redis):
+def test_a_worker_waits_for_its_rate_slot_while_redis_restarts(restartable_redis):
     limiter = RateLimiter(get_redis(), account="AC1", caller_id="+8401", per_second=5)
-    assert wait_for_token(limiter)
+    assert wait_for_rate_slot(limiter)
     restartable_redis.stop()
     coming_back = threading.Timer(0.5, restartable_redis.start)
     coming_back.start()
     try:
-        assert wait_for_token(limiter, patience=20)  # waited through the outage
+        assert wait_for_rate_slot(limiter, patience=20)  # waited through the outage
     finally:
         coming_back.join()
     restartable_redis.stop()
-    assert not wait_for_token(limiter, patience=0.1)  # down too long: the caller gives up
+    assert not wait_for_rate_slot(limiter, patience=0.1)  # down too long: the caller gives up
