@@ -38,8 +38,12 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-# Every call progress event: robocall records the whole life of a call.
-STATUS_CALLBACK_EVENTS = ["initiated", "ringing", "answered", "completed"]
+# The call progress events robocall asks for: answered (the call is live: in-progress counts and
+# answered_at) and completed (the outcome, which frees the call's concurrency slot). Twilio's
+# `initiated` and `ringing` would add two webhooks to every call and change nothing robocall
+# does: the create response already says the provider has the call, and the final status says
+# whether it rang out (no-answer) or never rang (failed, busy).
+STATUS_CALLBACK_EVENTS = ["answered", "completed"]
 
 # Twilio's clock and ours differ a little: a call created this long before we asked still
 # counts as ours when looking it up after a timeout (seconds).
