@@ -14,7 +14,7 @@ import time
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, case, delete, exists, select, update
 from sqlalchemy.orm import Session
 
 from robocall.campaigns.limits import (
@@ -41,13 +41,14 @@ from robocall.campaigns.outcomes import (
     release_slot,
     slot_key,
 )
-from robocall.campaigns.service import window_of
 from robocall.config import get_settings
-from robocall.contacts.service import is_opted_out
+from robocall.contacts.models import OptOut
 from robocall.db import session_scope, utcnow
 from robocall.kit.masking import mask_phone
+from robocall.kit.windows import make_window
 from robocall.telephony import service as telephony
 from robocall.telephony.base import ProviderRejected, ProviderUnavailable, ProviderUncertain
+from robocall.telephony.models import Call
 from robocall.workers.connection import get_redis
 
 log = logging.getLogger(__name__)
@@ -64,17 +65,23 @@ UNCERTAIN_LOOKBACK = dt.timedelta(seconds=10)  # provider clocks may differ a li
 
 def _give_back(
     db_session: Session,
-    attempt: Attempt,
-    target: Target,
+    attempt_id: int,
+    target_id: int,
     next_at: dt.datetime,
     status: TargetStatus,
 ) -> None:
     """Not dialled: the attempt does not count; the target waits for `next_at`."""
-    db_session.delete(attempt)
-    db_session.flush()
-    target.attempts_made = max(target.attempts_made - 1, 0)
-    target.status = status
-    target.next_at = next_at
+    db_session.execute(delete(Attempt).where(Attempt.id == attempt_id))
+    db_session.execute(
+        update(Target)
+        .where(Target.id == target_id)
+        .values(
+            attempts_made=case((Target.attempts_made > 0, Target.attempts_made - 1), else_=0),
+            status=status,
+            next_at=next_at,
+        )
+        .execution_options(synchronize_session=False)
+    )
 
 
 @dataclass(frozen=True)
@@ -160,7 +167,7 @@ def place_call(
         except ProviderUncertain:
             db_session.rollback()
             return _after_uncertain(attempt_id)
-        _adopt(db_session, attempt_id, call.sid)
+        _adopt(db_session, attempt_id, call)
     log.info(
         "campaign %s attempt %s dialled %s", dial.campaign_id, attempt_id, mask_phone(dial.phone)
     )
@@ -185,6 +192,38 @@ def _wait_for_room(slots: ConcurrencyLimiter, *, until: float) -> None:
         time.sleep(SLOT_POLL)
 
 
+# What the claim needs to know, in one statement: the attempt, its number, its campaign's
+# settings, and whether the number opted out.
+_CLAIM_VIEW = (
+    select(
+        Attempt.status.label("attempt_status"),
+        Attempt.target_id,
+        Attempt.campaign_id,
+        Target.phone,
+        Target.contact_ids,
+        Campaign.status.label("campaign_status"),
+        Campaign.window_ranges,
+        Campaign.window_days,
+        Campaign.zone,
+        Campaign.max_concurrent,
+        Campaign.flow,
+        Campaign.caller_id,
+        Campaign.amd,
+        Campaign.calls_per_second,
+        exists().where(OptOut.phone == Target.phone).label("opted_out"),
+    )
+    .join(Target, Target.id == Attempt.target_id)
+    .join(Campaign, Campaign.id == Attempt.campaign_id)
+    .where(Attempt.id == bindparam("attempt_id"))
+)
+_MARK_DIALLING = (
+    update(Attempt)
+    .where(Attempt.id == bindparam("attempt_id"), Attempt.status == AttemptStatus.queued)
+    .values(status=AttemptStatus.dialling, dialled_at=bindparam("dialled_at"))
+    .execution_options(synchronize_session=False)
+)
+
+
 def _claim_for_dialling(
     attempt_id: int, now: dt.datetime | None, *, polled: bool, give_up: bool
 ) -> _Dial | _Full | str:
@@ -195,62 +234,57 @@ def _claim_for_dialling(
     `give_up`: then the attempt is given back for later ("no_slot").
     """
     with session_scope() as db_session:
-        attempt = db_session.get(Attempt, attempt_id)
-        if attempt is None or attempt.status != AttemptStatus.queued:
+        row = db_session.execute(_CLAIM_VIEW, {"attempt_id": attempt_id}).one_or_none()
+        if row is None or row.attempt_status != AttemptStatus.queued:
             return "already_handled"
-        target = db_session.get(Target, attempt.target_id)
-        campaign = db_session.get(Campaign, attempt.campaign_id)
-        assert target is not None and campaign is not None and target.phone is not None
+        assert row.phone is not None
         at = now or utcnow()
-        window = window_of(campaign)
-        if campaign.status == CampaignStatus.cancelled:
-            _give_back(db_session, attempt, target, at, TargetStatus.cancelled)
-            return "cancelled"
-        if campaign.status != CampaignStatus.running:
-            _give_back(db_session, attempt, target, at, TargetStatus.pending)
-            return "paused"
+
+        def give_back(next_at: dt.datetime, status: TargetStatus, word: str) -> str:
+            _give_back(db_session, attempt_id, row.target_id, next_at, status)
+            return word
+
+        if row.campaign_status == CampaignStatus.cancelled:
+            return give_back(at, TargetStatus.cancelled, "cancelled")
+        if row.campaign_status != CampaignStatus.running:
+            return give_back(at, TargetStatus.pending, "paused")
+        window = make_window(row.window_ranges, row.window_days, row.zone)
         if not window.is_open(at):
-            _give_back(db_session, attempt, target, window.next_open(at), TargetStatus.pending)
-            return "window_closed"
-        if is_opted_out(db_session=db_session, phone=target.phone):
-            _give_back(db_session, attempt, target, at, TargetStatus.opted_out)
-            return "opted_out"
+            return give_back(window.next_open(at), TargetStatus.pending, "window_closed")
+        if row.opted_out:
+            return give_back(at, TargetStatus.opted_out, "opted_out")
         slots = ConcurrencyLimiter(
             get_redis(),
-            scope=concurrency_scope(campaign.id),
-            limit=campaign.max_concurrent,
+            scope=concurrency_scope(row.campaign_id),
+            limit=row.max_concurrent,
             max_call_seconds=MAX_CALL_SECONDS,
-            counted_by=lambda: _calls_at_provider(db_session, campaign_id=attempt.campaign_id),
+            counted_by=lambda: _calls_at_provider(db_session, campaign_id=row.campaign_id),
             # Looked for once per job, not on every poll while the cap is full.
             ended_of=None if polled else lambda keys: _ended(db_session, keys),
         )
         try:
-            free = slots.try_acquire(slot_key(attempt.id))
+            free = slots.try_acquire(slot_key(attempt_id))
         except REDIS_DOWN as exc:
-            log.warning("attempt %s not dialled: Redis unreachable (%s)", attempt.id, exc)
-            _give_back(db_session, attempt, target, at + REDIS_DOWN_BACKOFF, TargetStatus.pending)
-            return "redis_unavailable"
+            log.warning("attempt %s not dialled: Redis unreachable (%s)", attempt_id, exc)
+            return give_back(at + REDIS_DOWN_BACKOFF, TargetStatus.pending, "redis_unavailable")
         if not free:
             if not give_up:
                 db_session.rollback()
                 return _Full(slots)
-            _give_back(db_session, attempt, target, at + NO_SLOT_BACKOFF, TargetStatus.pending)
-            return "no_slot"
+            return give_back(at + NO_SLOT_BACKOFF, TargetStatus.pending, "no_slot")
         claimed = db_session.execute(
-            update(Attempt)
-            .where(Attempt.id == attempt.id, Attempt.status == AttemptStatus.queued)
-            .values(status=AttemptStatus.dialling, dialled_at=utcnow())
+            _MARK_DIALLING, {"attempt_id": attempt_id, "dialled_at": utcnow()}
         )
         if claimed.rowcount != 1:  # type: ignore[attr-defined]
             return "already_handled"
         return _Dial(
-            phone=target.phone,
-            flow=campaign.flow,
-            caller_id=campaign.caller_id,
-            amd=campaign.amd,
-            contact_id=target.contact_ids[0] if target.contact_ids else None,
-            campaign_id=campaign.id,
-            per_second=campaign.calls_per_second,
+            phone=row.phone,
+            flow=row.flow,
+            caller_id=row.caller_id,
+            amd=row.amd,
+            contact_id=row.contact_ids[0] if row.contact_ids else None,
+            campaign_id=row.campaign_id,
+            per_second=row.calls_per_second,
         )
 
 
@@ -283,20 +317,26 @@ def _ended(db_session: Session, keys: Collection[str]) -> set[str]:
     return {slot_key(attempt_id) for attempt_id in ids - live}
 
 
-def _adopt(db_session: Session, attempt_id: int, call_sid: str) -> None:
+_MARK_PLACED = (
+    update(Attempt)
+    .where(Attempt.id == bindparam("attempt_id"), Attempt.status == AttemptStatus.dialling)
+    .values(status=AttemptStatus.placed, call_sid=bindparam("call_sid"))
+    .execution_options(synchronize_session=False)
+)
+
+
+def _adopt(db_session: Session, attempt_id: int, call: Call) -> None:
     """The provider has the call: tie it to the attempt (its outcome may already be known)."""
-    attempt = db_session.get(Attempt, attempt_id, with_for_update=True)
-    if attempt is None or attempt.status != AttemptStatus.dialling:
+    adopted = db_session.execute(_MARK_PLACED, {"attempt_id": attempt_id, "call_sid": call.sid})
+    if adopted.rowcount != 1:  # type: ignore[attr-defined]
         # The sweeper gave the attempt up while the provider was still answering.
         log.warning(
-            "call %s placed for attempt %s that is no longer dialling", call_sid, attempt_id
+            "call %s placed for attempt %s that is no longer dialling", call.sid, attempt_id
         )
         return
-    attempt.status = AttemptStatus.placed
-    attempt.call_sid = call_sid
-    db_session.flush()
-    call = telephony.get_call(db_session=db_session, call_sid=call_sid)
-    if call is not None and call.status.is_final:
+    if call.status.is_final:  # its final callback came before the provider's answer
+        attempt = db_session.get(Attempt, attempt_id, with_for_update=True, populate_existing=True)
+        assert attempt is not None
         apply_call_outcome(db_session=db_session, attempt=attempt, call=call)
 
 
@@ -309,7 +349,7 @@ def _not_dialled(attempt_id: int, backoff: dt.timedelta) -> str:
         campaign = db_session.get(Campaign, attempt.campaign_id)
         assert target is not None and campaign is not None
         release_slot(campaign, attempt.id)
-        _give_back(db_session, attempt, target, utcnow() + backoff, TargetStatus.pending)
+        _give_back(db_session, attempt.id, target.id, utcnow() + backoff, TargetStatus.pending)
     return "provider_unavailable"
 
 
@@ -351,8 +391,8 @@ def _after_uncertain(attempt_id: int) -> str:
     if not found:
         return _not_dialled(attempt_id, UNAVAILABLE_BACKOFF)
     with session_scope() as db_session:
-        telephony.refresh_call(db_session=db_session, call_sid=found[0].sid)
-        _adopt(db_session, attempt_id, found[0].sid)
+        call = telephony.refresh_call(db_session=db_session, call_sid=found[0].sid)
+        _adopt(db_session, attempt_id, call)
     return "placed"
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -116,8 +117,9 @@ def parse_days(text: str) -> frozenset[int]:
     return frozenset(days)
 
 
+@lru_cache(maxsize=256)
 def make_window(
     ranges: str, days: str = "mon-sun", zone: str = "Asia/Ho_Chi_Minh"
 ) -> CallingWindow:
-    """A calling window from its text forms."""
+    """A calling window from its text forms (parsed once: a worker judges it on every dial)."""
     return CallingWindow(parse_days(days), parse_ranges(ranges), ZoneInfo(zone))

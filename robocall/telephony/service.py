@@ -121,6 +121,7 @@ def place_call(
         from_=placed.from_ or caller,
         status=placed.status,
         created_at=asked_at,
+        likely_new=True,
     )
     if call.created_at > asked_at:  # a callback about it came first and created the row
         call.created_at = asked_at
@@ -312,11 +313,16 @@ def _lock_call(
     from_: str,
     status: CallStatus,
     created_at: dt.datetime | None = None,
+    likely_new: bool = False,
 ) -> Call:
-    """The call row for `sid`, created if new, locked against concurrent callbacks."""
-    call = db_session.scalar(_SELECT_CALL_FOR_UPDATE, {"sid": sid})
-    if call is not None:
-        return call
+    """The call row for `sid`, created if new, locked against concurrent callbacks.
+
+    `likely_new`: the provider has just created the call, so insert without looking first.
+    """
+    if not likely_new:
+        call = db_session.scalar(_SELECT_CALL_FOR_UPDATE, {"sid": sid})
+        if call is not None:
+            return call
     _insert_ignoring_duplicates(
         db_session,
         Call,
