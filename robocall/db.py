@@ -87,11 +87,51 @@ WRITE_LOCK_TIMEOUT = 30.0
 WRITE_LOCK_POLL = (0.0002, 0.002)  # first and longest pause between tries
 
 
-def take_sqlite_write_lock(dbapi_connection: Any) -> None:
-    """BEGIN IMMEDIATE, trying again every millisecond or so while another writer holds it."""
+class WriterGate:
+    """One write transaction at a time per process on SQLite, waited for without polling.
+
+    SQLite lets one connection write at a time; a writer that finds the lock taken can only
+    try again (take_sqlite_write_lock). With many threads in one process (a worker dialling
+    several calls at once, the webhooks), that polling costs more CPU than the work. So the
+    threads of a process queue here first, asleep, and only the one at the front polls
+    SQLite, against the other processes. Held from BEGIN to COMMIT or ROLLBACK.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._holder: int | None = None  # id() of the DB-API connection in a transaction
+
+    @staticmethod
+    def _key(dbapi_connection: Any) -> int:
+        # The dialect is handed the pool's proxy of the connection, the begin event the
+        # driver's connection itself: both name the same one.
+        return id(getattr(dbapi_connection, "driver_connection", dbapi_connection))
+
+    def enter(self, dbapi_connection: Any, deadline: float) -> None:
+        if self._holder == self._key(dbapi_connection):
+            return
+        if not self._lock.acquire(timeout=max(deadline - time.monotonic(), 0)):
+            raise OperationalError(
+                "BEGIN IMMEDIATE", None, sqlite3.OperationalError("database is locked")
+            )
+        self._holder = self._key(dbapi_connection)
+
+    def leave(self, dbapi_connection: Any) -> None:
+        if self._holder == self._key(dbapi_connection):
+            self._holder = None
+            self._lock.release()
+
+
+def take_sqlite_write_lock(dbapi_connection: Any, gate: WriterGate | None = None) -> None:
+    """BEGIN IMMEDIATE, trying again every millisecond or so while another writer holds it.
+
+    With a `gate`, first wait (asleep) for this process's other threads to finish theirs.
+    """
+    deadline = time.monotonic() + WRITE_LOCK_TIMEOUT
+    if gate is not None:
+        gate.enter(dbapi_connection, deadline)
     dbapi_connection.execute("PRAGMA busy_timeout=0")
     try:
-        deadline = time.monotonic() + WRITE_LOCK_TIMEOUT
         pause = WRITE_LOCK_POLL[0]
         while True:
             try:
@@ -99,12 +139,27 @@ def take_sqlite_write_lock(dbapi_connection: Any) -> None:
                 return
             except sqlite3.OperationalError as exc:
                 if "locked" not in str(exc) or time.monotonic() > deadline:
+                    if gate is not None:
+                        gate.leave(dbapi_connection)
                     raise OperationalError("BEGIN IMMEDIATE", None, exc) from exc
             time.sleep(pause)
             pause = min(pause * 2, WRITE_LOCK_POLL[1])
     finally:
         # Other statements (and readers outside a transaction) keep the patient handler.
         dbapi_connection.execute(f"PRAGMA busy_timeout={int(WRITE_LOCK_TIMEOUT * 1000)}")
+
+
+def _leave_gate_after(dialect: Dialect, name: str, gate: WriterGate) -> None:
+    """Wrap the dialect's do_commit / do_rollback / do_close to open the gate after them."""
+    done = getattr(dialect, name)
+
+    def then_leave(dbapi_connection: Any, *args: Any, **kwargs: Any) -> None:
+        try:
+            done(dbapi_connection, *args, **kwargs)
+        finally:
+            gate.leave(dbapi_connection)
+
+    setattr(dialect, name, then_leave)
 
 
 def make_engine(url: str) -> Engine:
@@ -126,9 +181,13 @@ def make_engine(url: str) -> Engine:
         def _no_pysqlite_begin(dbapi_connection: Any, _record: Any) -> None:
             dbapi_connection.isolation_level = None
 
+        gate = WriterGate()
+        for name in ("do_commit", "do_rollback", "do_close"):
+            _leave_gate_after(engine.dialect, name, gate)
+
         @event.listens_for(engine, "begin")
         def _begin_immediate(connection: Any) -> None:
-            take_sqlite_write_lock(connection.connection.driver_connection)
+            take_sqlite_write_lock(connection.connection.driver_connection, gate)
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)

@@ -81,3 +81,36 @@ def test_the_sqlite_write_lock_wait_has_a_deadline(tmp_path, monkeypatch):
     assert 0.2 <= time.monotonic() - started < 1.0
     holder.execute("ROLLBACK")
     engine.dispose()
+
+
+def test_threads_of_one_process_take_turns_writing(tmp_path):
+    # Each thread's transactions wait for the others' without polling, and every one of
+    # them commits: the process's gate opens after each COMMIT and ROLLBACK.
+    engine = make_engine(f"sqlite:///{tmp_path / 'turns.sqlite3'}")
+    with engine.begin() as connection:
+        connection.exec_driver_sql("CREATE TABLE t (x INTEGER)")
+    errors: list[BaseException] = []
+
+    def write(n: int) -> None:
+        try:
+            for i in range(50):
+                with engine.begin() as connection:
+                    connection.exec_driver_sql(f"INSERT INTO t VALUES ({n * 100 + i})")
+                if i % 10 == 0:  # a rolled-back transaction opens the gate too
+                    with pytest.raises(RuntimeError), engine.begin() as connection:
+                        connection.exec_driver_sql("INSERT INTO t VALUES (-1)")
+                        raise RuntimeError("changed my mind")
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(4)]
+    started = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=20)
+    assert errors == []
+    assert time.monotonic() - started < 10
+    with engine.begin() as connection:
+        assert connection.exec_driver_sql("SELECT count(*), min(x) FROM t").one() == (200, 0)
+    engine.dispose()

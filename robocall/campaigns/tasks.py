@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 import time
+from collections import Counter
 from collections.abc import Collection
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from sqlalchemy import bindparam, case, delete, exists, select, update
@@ -59,6 +62,7 @@ NO_SLOT_BACKOFF = dt.timedelta(seconds=1)
 # SLOT_WAIT (calls end all the time in a busy campaign), then gives the attempt back.
 SLOT_WAIT = dt.timedelta(seconds=1)
 SLOT_POLL = 0.02
+DIAL_THREADS = 3  # attempts of one dial job in progress at once
 REDIS_DOWN_BACKOFF = dt.timedelta(seconds=2)  # Redis unreachable: not dialled, try after this
 UNCERTAIN_LOOKBACK = dt.timedelta(seconds=10)  # provider clocks may differ a little
 
@@ -98,21 +102,25 @@ class _Dial:
 
 
 def place_calls(attempt_ids: list[int]) -> str:
-    """Dial several claimed attempts one after another (the rq job); what happened, counted.
+    """Dial several claimed attempts (the rq job); what happened to them, counted.
 
     The scheduler gives a worker as many attempts as it dials in a fraction of a second at
     the campaign's rate, so that a busy campaign does not pay rq's bookkeeping on every call.
-    Each is dialled exactly as by place_call; once one found every concurrency slot taken
-    for the whole wait, the rest of the batch does not wait again but is given back at once
-    if no slot is free.
+    Each is dialled exactly as by place_call, DIAL_THREADS at a time: while one waits for the
+    provider's answer or the database, the next is claimed, so a single worker keeps up with
+    the rate (the rate and concurrency slots are shared in Redis, whoever asks). Once one
+    found every concurrency slot taken for the whole wait, the others no longer wait for one.
     """
-    outcomes: dict[str, int] = {}
-    slot_wait = SLOT_WAIT
-    for attempt_id in attempt_ids:
-        outcome = place_call(attempt_id, slot_wait=slot_wait)
+    full = threading.Event()
+
+    def dial(attempt_id: int) -> str:
+        outcome = place_call(attempt_id, slot_wait=dt.timedelta(0) if full.is_set() else SLOT_WAIT)
         if outcome == "no_slot":
-            slot_wait = dt.timedelta(0)
-        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+            full.set()
+        return outcome
+
+    with ThreadPoolExecutor(max_workers=min(DIAL_THREADS, len(attempt_ids) or 1)) as pool:
+        outcomes = Counter(pool.map(dial, attempt_ids))
     return ", ".join(f"{outcome} {count}" for outcome, count in sorted(outcomes.items()))
 
 
