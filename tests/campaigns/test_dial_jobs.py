@@ -1,0 +1,70 @@
+"""Dial jobs: a busy campaign hands each worker a fraction of a second's attempts at once."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select
+
+from robocall.campaigns import tasks
+from robocall.campaigns.dispatch import dial_batch_size, dispatch_campaign
+from robocall.campaigns.models import Attempt, AttemptStatus, Campaign, Target, TargetStatus
+from robocall.campaigns.service import create_campaign, start_campaign
+from robocall.db import utcnow
+from robocall.workers.queues import get_queue
+
+
+def _campaign(session, add_contact, count: int, **options) -> Campaign:
+    contacts = [add_contact(f"Người {i}", f"+8491200{i:04d}") for i in range(count)]
+    campaign = create_campaign(
+        db_session=session,
+        preset="f1_tracing_call",
+        contact_ids=[c.id for c in contacts],
+        window="00:00-23:59",
+        **options,
+    )
+    start_campaign(db_session=session, campaign_id=campaign.id)
+    session.commit()
+    return campaign
+
+
+def test_each_dial_job_carries_a_fifth_of_a_second_of_attempts_at_the_rate(session, add_contact):
+    # One attempt a job at the default of 1 call a second, ten at 50.
+    assert [dial_batch_size(rate) for rate in (1, 4.9, 10, 50)] == [1, 1, 2, 10]
+    campaign = _campaign(session, add_contact, 5, cps=10, max_concurrent=10)
+    queue = get_queue("calls")
+    queue.empty()
+    assert dispatch_campaign(db_session=session, campaign=campaign, now=utcnow()) == 5
+    session.commit()  # the jobs go to Redis once the attempts are committed
+    jobs = queue.get_jobs()
+    assert {job.func_name for job in jobs} == {"robocall.campaigns.tasks.place_calls"}
+    batches = [job.args[0] for job in jobs]
+    assert sorted(len(batch) for batch in batches) == [1, 2, 2]
+    attempt_ids = session.scalars(select(Attempt.id).order_by(Attempt.id)).all()
+    assert sorted(a for batch in batches for a in batch) == list(attempt_ids)
+
+
+def test_with_the_cap_full_a_dial_job_gives_its_attempts_back_for_later(
+    session, add_contact, monkeypatch
+):
+    monkeypatch.setattr(tasks, "SLOT_WAIT", dt.timedelta(seconds=0.2))
+    campaign = _campaign(session, add_contact, 7, cps=20, max_concurrent=1)
+    dispatch_campaign(db_session=session, campaign=campaign, now=utcnow())
+    session.commit()
+    first, *others = session.scalars(select(Attempt.id).order_by(Attempt.id)).all()
+    session.rollback()  # the jobs below write from other connections
+    # The first attempt takes the campaign's only concurrency slot (it is dialling).
+    assert isinstance(
+        tasks._claim_for_dialling(first, None, polled=False, give_up=False), tasks._Dial
+    )
+    assert tasks.place_calls(others) == "no_slot 6"
+    session.expire_all()
+    # Given back: the attempts are gone and do not count; each person waits for a slot.
+    assert session.scalars(select(Attempt.id)).all() == [first]
+    assert session.get(Attempt, first).status == AttemptStatus.dialling
+    waiting = session.scalars(
+        select(Target).where(Target.campaign_id == campaign.id, Target.status != "calling")
+    ).all()
+    assert len(waiting) == 6
+    assert {(t.status, t.attempts_made) for t in waiting} == {(TargetStatus.pending, 0)}
+    assert all(t.next_at is not None and t.next_at > utcnow() for t in waiting)
