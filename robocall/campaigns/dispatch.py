@@ -44,6 +44,7 @@ DIAL_JOB = {"result_ttl": 0}
 # the default of 1 call a second, ten at 50): rq's bookkeeping, some twenty Redis round trips
 # a job, is paid once for them, and several workers still share the second's calls.
 DIAL_BATCH_SECONDS = 0.2
+STALE_BATCH = 10  # attempts a job when the sweeper queues lost ones again
 QUEUE_AHEAD = 1.5  # ticks of work kept queued, so the workers never wait for the next tick
 REQUEUE_AFTER = dt.timedelta(seconds=30)  # a queued attempt whose job never ran (Redis lost it)
 DIALLING_STUCK_AFTER = dt.timedelta(seconds=90)  # at least; see _dialling_stuck_after
@@ -98,12 +99,21 @@ def dial_batch_size(calls_per_second: float) -> int:
     return max(1, int(calls_per_second * DIAL_BATCH_SECONDS))
 
 
-def dial_job_timeout(attempts: int) -> int:
-    """Seconds a dial job may run: every attempt waiting for a slot, then timing out."""
+def enqueue_dials(db_session: Session, attempt_ids: list[int], size: int) -> None:
+    """Send the attempts to the workers, `size` a job, once `db_session` commits."""
     from robocall.campaigns import tasks
 
-    each = tasks.SLOT_WAIT + _dialling_stuck_after()
-    return math.ceil(attempts * each.total_seconds())
+    # A job may run as long as every attempt waiting for a slot and then timing out.
+    each = (tasks.SLOT_WAIT + _dialling_stuck_after()).total_seconds()
+    for start in range(0, len(attempt_ids), size):
+        batch = attempt_ids[start : start + size]
+        enqueue_after_commit(
+            db_session,
+            tasks.place_calls,
+            batch,
+            queue="calls",
+            rq_options={**DIAL_JOB, "job_timeout": math.ceil(len(batch) * each)},
+        )
 
 
 def _call_budget(db_session: Session, campaign: Campaign, now: dt.datetime) -> int:
@@ -169,16 +179,7 @@ def dispatch_campaign(*, db_session: Session, campaign: Campaign, now: dt.dateti
                 .limit(budget)
             )
             attempt_ids = _claim_targets(db_session, campaign.id, list(due), now)
-            size = dial_batch_size(campaign.calls_per_second)
-            for start in range(0, len(attempt_ids), size):
-                batch = attempt_ids[start : start + size]
-                enqueue_after_commit(
-                    db_session,
-                    tasks.place_calls,
-                    batch,
-                    queue="calls",
-                    rq_options={**DIAL_JOB, "job_timeout": dial_job_timeout(len(batch))},
-                )
+            enqueue_dials(db_session, attempt_ids, dial_batch_size(campaign.calls_per_second))
             enqueued += len(attempt_ids)
     sms_budget = math.ceil(campaign.sms_per_second * TICK_SECONDS * 1.5)
     due_sms = db_session.scalars(
@@ -252,11 +253,8 @@ def sweep(*, now: dt.datetime | None = None) -> int:
                 )
             )
         )
-        for attempt_id in stale_queued:
-            # Harmless if the first job still runs: only one of them claims the attempt.
-            enqueue_after_commit(
-                db_session, tasks.place_call, attempt_id, queue="calls", rq_options=DIAL_JOB
-            )
+        # Harmless if the first job still runs: only one of them claims each attempt.
+        enqueue_dials(db_session, stale_queued, STALE_BATCH)
         stale_sms = list(
             db_session.scalars(
                 select(Target.id).where(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -49,7 +49,18 @@ def parse_duration(text: str) -> float:
     return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
 
 
-def window_of(campaign: Campaign) -> CallingWindow:
+class WindowSettings(Protocol):
+    """A campaign's calling-window columns: the Campaign, or a row selected with them."""
+
+    @property
+    def window_ranges(self) -> str: ...
+    @property
+    def window_days(self) -> str: ...
+    @property
+    def zone(self) -> str: ...
+
+
+def window_of(campaign: WindowSettings) -> CallingWindow:
     """The campaign's calling window, judged in its own zone."""
     return make_window(campaign.window_ranges, campaign.window_days, campaign.zone)
 

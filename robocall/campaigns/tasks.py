@@ -17,7 +17,7 @@ from collections.abc import Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, case, delete, exists, select, update
+from sqlalchemy import bindparam, case, delete, select, update
 from sqlalchemy.orm import Session
 
 from robocall.campaigns.limits import (
@@ -44,11 +44,11 @@ from robocall.campaigns.outcomes import (
     release_slot,
     slot_key,
 )
+from robocall.campaigns.service import window_of
 from robocall.config import get_settings
-from robocall.contacts.models import OptOut
+from robocall.contacts.service import opted_out
 from robocall.db import session_scope, utcnow
 from robocall.kit.masking import mask_phone
-from robocall.kit.windows import make_window
 from robocall.telephony import service as telephony
 from robocall.telephony.base import ProviderRejected, ProviderUnavailable, ProviderUncertain
 from robocall.telephony.models import Call
@@ -218,7 +218,7 @@ _CLAIM_VIEW = (
         Campaign.caller_id,
         Campaign.amd,
         Campaign.calls_per_second,
-        exists().where(OptOut.phone == Target.phone).label("opted_out"),
+        opted_out(Target.phone).label("opted_out"),
     )
     .join(Target, Target.id == Attempt.target_id)
     .join(Campaign, Campaign.id == Attempt.campaign_id)
@@ -256,7 +256,7 @@ def _claim_for_dialling(
             return give_back(at, TargetStatus.cancelled, "cancelled")
         if row.campaign_status != CampaignStatus.running:
             return give_back(at, TargetStatus.pending, "paused")
-        window = make_window(row.window_ranges, row.window_days, row.zone)
+        window = window_of(row)
         if not window.is_open(at):
             return give_back(window.next_open(at), TargetStatus.pending, "window_closed")
         if row.opted_out:

@@ -7,7 +7,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, Exists, exists, func, select
 from sqlalchemy.orm import Session
 
 from robocall.contacts.models import Classification, Contact, OptOut
@@ -134,9 +134,14 @@ def get_contact(
     return contact
 
 
+def opted_out(phone: Any) -> Exists:
+    """SQL: whether `phone` (a value or a column) asked not to be called or messaged."""
+    return exists().where(OptOut.phone == phone)
+
+
 def is_opted_out(*, db_session: Session, phone: str) -> bool:
     """Whether this E.164 number asked not to be called or messaged."""
-    return db_session.scalar(select(OptOut.id).where(OptOut.phone == phone)) is not None
+    return bool(db_session.scalar(select(opted_out(phone))))
 
 
 def add_opt_out(*, db_session: Session, phone: str, reason: str = "") -> OptOut:
