@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, text
@@ -87,6 +88,28 @@ WRITE_LOCK_TIMEOUT = 30.0
 WRITE_LOCK_POLL = (0.0002, 0.002)  # first and longest pause between tries
 
 
+class WriterBusy(Exception):
+    """Another writer holds SQLite's write lock and this transaction chose not to wait."""
+
+
+# Set while a transaction must take the write lock at once or not at all (`without_waiting`).
+_never_wait: ContextVar[bool] = ContextVar("robocall_never_wait", default=False)
+
+
+@contextmanager
+def without_waiting() -> Iterator[None]:
+    """SQLite transactions begun in this block raise WriterBusy instead of waiting their turn.
+
+    For code that must not block where it runs (an event loop): it tries, and if another
+    writer is busy it hands its work to a thread that may wait.
+    """
+    token = _never_wait.set(True)
+    try:
+        yield
+    finally:
+        _never_wait.reset(token)
+
+
 class WriterGate:
     """One write transaction at a time per process on SQLite, waited for without polling.
 
@@ -110,7 +133,10 @@ class WriterGate:
     def enter(self, dbapi_connection: Any, deadline: float) -> None:
         if self._holder == self._key(dbapi_connection):
             return
-        if not self._lock.acquire(timeout=max(deadline - time.monotonic(), 0)):
+        if _never_wait.get():
+            if not self._lock.acquire(blocking=False):
+                raise WriterBusy("another thread of this process is writing")
+        elif not self._lock.acquire(timeout=max(deadline - time.monotonic(), 0)):
             raise OperationalError(
                 "BEGIN IMMEDIATE", None, sqlite3.OperationalError("database is locked")
             )
@@ -126,8 +152,10 @@ def take_sqlite_write_lock(dbapi_connection: Any, gate: WriterGate | None = None
     """BEGIN IMMEDIATE, trying again every millisecond or so while another writer holds it.
 
     With a `gate`, first wait (asleep) for this process's other threads to finish theirs.
+    Inside `without_waiting()`, one try only: WriterBusy if the lock is taken.
     """
-    deadline = time.monotonic() + WRITE_LOCK_TIMEOUT
+    never_wait = _never_wait.get()
+    deadline = time.monotonic() + (0.0 if never_wait else WRITE_LOCK_TIMEOUT)
     if gate is not None:
         gate.enter(dbapi_connection, deadline)
     dbapi_connection.execute("PRAGMA busy_timeout=0")
@@ -141,6 +169,8 @@ def take_sqlite_write_lock(dbapi_connection: Any, gate: WriterGate | None = None
                 if "locked" not in str(exc) or time.monotonic() > deadline:
                     if gate is not None:
                         gate.leave(dbapi_connection)
+                    if never_wait and "locked" in str(exc):
+                        raise WriterBusy("another writer holds the database") from exc
                     raise OperationalError("BEGIN IMMEDIATE", None, exc) from exc
             time.sleep(pause)
             pause = min(pause * 2, WRITE_LOCK_POLL[1])

@@ -114,3 +114,40 @@ def test_threads_of_one_process_take_turns_writing(tmp_path):
     with engine.begin() as connection:
         assert connection.exec_driver_sql("SELECT count(*), min(x) FROM t").one() == (200, 0)
     engine.dispose()
+
+
+def test_a_transaction_that_must_not_wait_refuses_at_once_and_writes_nothing(tmp_path):
+    path = tmp_path / "busy.sqlite3"
+    engine = make_engine(f"sqlite:///{path}")
+    with engine.begin() as connection:
+        connection.exec_driver_sql("CREATE TABLE t (x INTEGER)")
+    # Another process holds SQLite's write lock.
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    started = time.monotonic()
+    with pytest.raises(db.WriterBusy), db.without_waiting(), engine.begin() as connection:
+        connection.exec_driver_sql("INSERT INTO t VALUES (1)")
+    assert time.monotonic() - started < 0.1
+    holder.execute("ROLLBACK")
+    # Another thread of this process is writing.
+    writing, done = threading.Event(), threading.Event()
+
+    def other_thread() -> None:
+        with engine.begin() as connection:
+            connection.exec_driver_sql("INSERT INTO t VALUES (2)")
+            writing.set()
+            done.wait(5)
+
+    thread = threading.Thread(target=other_thread)
+    thread.start()
+    writing.wait(5)
+    with pytest.raises(db.WriterBusy), db.without_waiting(), engine.begin() as connection:
+        connection.exec_driver_sql("INSERT INTO t VALUES (3)")
+    done.set()
+    thread.join(5)
+    # Once nobody writes, it goes through at once.
+    with db.without_waiting(), engine.begin() as connection:
+        connection.exec_driver_sql("INSERT INTO t VALUES (4)")
+    with engine.begin() as connection:
+        assert [x for (x,) in connection.exec_driver_sql("SELECT x FROM t ORDER BY x")] == [2, 4]
+    engine.dispose()

@@ -5,10 +5,13 @@ every key a resident presses), so how their transactions queue matters:
 
 - SQLite has one writer at a time, and a waiting writer sleeps in growing steps (up to
   100 ms) before it tries again: under a burst that sleeping, not the work, sets the pace.
-  Webhook transactions therefore run one after the other on one thread of their own (a
-  step takes about a millisecond; forty threads queueing on the writer cost more than the
-  work). Not on the event loop itself: a transaction may have to wait for another writer,
-  and the loop must go on serving meanwhile.
+  A webhook transaction therefore first runs on the event loop itself, if it can take the
+  write lock at once (a step is well under a millisecond of work). Handing it to a thread
+  would cost more than the work: each statement releases the GIL, and under load the
+  thread waits for the loop to give it back (up to the 5 ms switch interval) before every
+  next statement. Only when another writer holds the lock does the transaction move to a
+  thread of its own, where it may wait without stopping the loop; webhook transactions
+  that wait run there one after the other.
 - PostgreSQL runs each in a thread; more transactions at once than the server has cores
   only adds switching between its backends, so webhook threads beyond that wait their turn
   (the call's row lock orders the steps of one call).
@@ -26,7 +29,7 @@ from typing import TypeVar
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 
-from robocall.db import get_engine, session_scope
+from robocall.db import WriterBusy, get_engine, session_scope, without_waiting
 
 T = TypeVar("T")
 
@@ -51,5 +54,13 @@ async def in_webhook_transaction(work: Callable[[Session], T]) -> T:
             return work(session)
 
     if get_engine().dialect.name == "sqlite":
+        if _sqlite_writer.acquire(blocking=False):
+            try:
+                with without_waiting(), session_scope() as session:
+                    return work(session)
+            except WriterBusy:
+                pass  # nothing was written: wait for the writer on the thread
+            finally:
+                _sqlite_writer.release()
         return await asyncio.get_running_loop().run_in_executor(_sqlite_thread, run)
     return await run_in_threadpool(run)

@@ -1,0 +1,67 @@
+"""Webhook transactions on SQLite: on the event loop when the database is free, and off it
+(the loop serving other requests meanwhile) while another writer holds the lock."""
+
+import asyncio
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session, sessionmaker
+
+from robocall.db import make_engine
+from robocall.web import webhook_transaction
+from robocall.web.webhook_transaction import in_webhook_transaction
+
+
+def test_a_webhook_waits_for_another_writer_without_stopping_the_event_loop(tmp_path, monkeypatch):
+    path = tmp_path / "webhooks.sqlite3"
+    engine = make_engine(f"sqlite:///{path}")
+    with engine.begin() as connection:
+        connection.exec_driver_sql("CREATE TABLE answers (key TEXT)")
+    maker = sessionmaker(engine)
+
+    @contextmanager
+    def scope() -> Iterator[Session]:
+        with maker() as session, session.begin():
+            yield session
+
+    monkeypatch.setattr(webhook_transaction, "get_engine", lambda: engine)
+    monkeypatch.setattr(webhook_transaction, "session_scope", scope)
+    threads: list[str] = []
+
+    def store(key: str):
+        def work(session: Session) -> int:
+            threads.append(threading.current_thread().name)
+            session.execute(text("INSERT INTO answers VALUES (:key)"), {"key": key})
+            return int(session.execute(text("SELECT count(*) FROM answers")).scalar_one())
+
+        return work
+
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+
+    async def main() -> tuple[int, int, int]:
+        loop = asyncio.get_running_loop()
+        ticks = 0
+
+        async def other_requests() -> None:
+            nonlocal ticks
+            while True:
+                ticks += 1
+                await asyncio.sleep(0.01)
+
+        first = await in_webhook_transaction(store("1"))  # nobody else writes
+        serving = asyncio.create_task(other_requests())
+        holder.execute("BEGIN IMMEDIATE")  # another process starts writing
+        loop.call_later(0.3, holder.execute, "COMMIT")
+        second = await in_webhook_transaction(store("2"))
+        serving.cancel()
+        return first, second, ticks
+
+    first, second, ticks = asyncio.run(main())
+    assert (first, second) == (1, 2)
+    assert ticks >= 15  # the loop went on for the 0.3 s the webhook waited
+    assert threads[0] == threading.main_thread().name  # free: answered on the loop
+    assert threads[-1].startswith("webhook-sqlite")  # busy: waited on a thread of its own
+    engine.dispose()
