@@ -6,12 +6,15 @@ Rate, per (provider account, caller ID), in two parts:
   and sleeps until it: with a backlog every slot is taken, however late a worker comes back.
 - The rule itself: before it dials, the worker records the call in a log of the latest
   `rate` calls, and may dial only if the oldest of them is a whole window (one second, and
-  RATE_HEADROOM more) ago; otherwise it waits for that. So no second ever holds more than
+  WINDOW_HEADROOM more) ago; otherwise it waits for that. So no second ever holds more than
   `rate` calls, and a worker that wakes late (a busy machine) still uses its slot instead
   of losing it: after a stall the calls catch up, within the rule.
-Slots and the window are RATE_HEADROOM wider than the rate asks, so that a request delayed
-on its way to the provider followed by a prompt one never puts `rate + 1` into one second as
-the provider counts them. The Redis server's clock is used, so workers on machines with
+Slots are RATE_HEADROOM wider than the rate asks and the window WINDOW_HEADROOM longer than
+a second, so that a request delayed on its way to the provider followed by a prompt one
+never puts `rate + 1` into one second as the provider counts them. The window is the
+narrower of the two: `rate` slots span more than a window, so a call that went late delays
+the call a window after it by less than it was late itself, and lateness dies out instead
+of being handed on for good. The Redis server's clock is used, so workers on machines with
 different clocks agree.
 
 Concurrency: the calls in flight are members of a sorted set scored by when they are
@@ -36,6 +39,7 @@ log = logging.getLogger(__name__)
 
 OUTAGE_PATIENCE = 30.0  # seconds a worker holding a claimed call waits for Redis to come back
 RATE_HEADROOM = 0.015  # slots this much wider than 1/rate (1.5 %)
+WINDOW_HEADROOM = 0.01  # the window this much longer than a second (1 %)
 RESERVE_AHEAD = 1.0  # seconds: a worker holds a slot at most this far in the future
 _sleep = time.sleep  # how a worker waits for its slot (a busy machine wakes it late)
 
@@ -135,10 +139,10 @@ class RateLimiter:
         self.interval_us = math.ceil(1_000_000 / per_second * (1 + RATE_HEADROOM))
         self.ahead_us = max(int(RESERVE_AHEAD * 1_000_000), self.interval_us)
         # The window rule: at most `per_window` calls in `window_us`, one second and the
-        # headroom (a slot's width for rates under one a second, which allow one call in it).
+        # headroom (1/rate and the headroom for rates under one a second: one call in it).
         self.per_window = max(1, math.floor(per_second))
-        second_us = math.ceil(1_000_000 * (1 + RATE_HEADROOM))
-        self.window_us = max(self.per_window * self.interval_us, second_us)
+        seconds = max(1.0, self.per_window / per_second)
+        self.window_us = math.ceil(1_000_000 * seconds * (1 + WINDOW_HEADROOM))
         self.slot_us: int | None = None  # Redis server time of the last slot reserved
         self.sent_us: int | None = None  # Redis server time the last call was let go
 
