@@ -184,6 +184,8 @@ class _Step:
         if text is None:
             return ""
         source = text.for_language(self.language)
+        if "{" not in source:  # most texts name nobody: nothing to fill in
+            return source.strip()
         return _template(source).render(**self.variables(), **extra).strip()
 
     def message(self, name: str, **extra: Any) -> str:

@@ -6,7 +6,9 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
+import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -15,7 +17,9 @@ from robocall.web import webhook_transaction
 from robocall.web.webhook_transaction import in_webhook_transaction
 
 
-def test_a_webhook_waits_for_another_writer_without_stopping_the_event_loop(tmp_path, monkeypatch):
+@pytest.fixture
+def database(tmp_path, monkeypatch) -> Iterator[Path]:
+    """Webhook transactions on a SQLite file of their own, with a table of answers."""
     path = tmp_path / "webhooks.sqlite3"
     engine = make_engine(f"sqlite:///{path}")
     with engine.begin() as connection:
@@ -29,6 +33,17 @@ def test_a_webhook_waits_for_another_writer_without_stopping_the_event_loop(tmp_
 
     monkeypatch.setattr(webhook_transaction, "get_engine", lambda: engine)
     monkeypatch.setattr(webhook_transaction, "session_scope", scope)
+    yield path
+    engine.dispose()
+
+
+def _stored(path: Path) -> list[str]:
+    with sqlite3.connect(path) as connection:
+        return sorted(key for (key,) in connection.execute("SELECT key FROM answers"))
+
+
+def test_a_webhook_waits_for_another_writer_without_stopping_the_event_loop(database):
+    path = database
     threads: list[str] = []
 
     def store(key: str):
@@ -64,4 +79,29 @@ def test_a_webhook_waits_for_another_writer_without_stopping_the_event_loop(tmp_
     assert ticks >= 15  # the loop went on for the 0.3 s the webhook waited
     assert threads[0] == threading.main_thread().name  # free: answered on the loop
     assert threads[-1].startswith("webhook-sqlite")  # busy: waited on a thread of its own
-    engine.dispose()
+
+
+def test_webhooks_arriving_together_keep_their_own_outcome(database):
+    """Many webhooks in one turn of the loop are committed together; one that fails after
+    writing gets its own error, and neither its write nor anyone else's is lost or kept
+    wrongly."""
+
+    def store(key: str):
+        def work(session: Session) -> str:
+            session.execute(text("INSERT INTO answers VALUES (:key)"), {"key": key})
+            if key == "bad":
+                raise ValueError("form field Digits is required")
+            return key
+
+        return work
+
+    async def main() -> list[object]:
+        keys = ["1", "2", "bad", "3", "4"]
+        return await asyncio.gather(
+            *(in_webhook_transaction(store(key)) for key in keys), return_exceptions=True
+        )
+
+    results = asyncio.run(main())
+    assert results[:2] == ["1", "2"] and results[3:] == ["3", "4"]
+    assert isinstance(results[2], ValueError) and "Digits" in str(results[2])
+    assert _stored(database) == ["1", "2", "3", "4"]
