@@ -173,7 +173,7 @@ async def paced(port: int, requests: list[Any], rate: float) -> dict[str, float]
 
     async def one(payload: bytes) -> None:
         if idle:
-            connection = idle.pop()
+            connection = idle.pop(0)  # the longest idle: none outlives keep-alive
         else:
             connection = await _Connection.open(port)
             opened.append(connection)

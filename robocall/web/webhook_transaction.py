@@ -90,6 +90,11 @@ def _commit_batch(loop: asyncio.AbstractEventLoop) -> None:
             with without_waiting():
                 waiting = _run_together(batch) if len(batch) > 1 else batch
                 waiting = _run_each(waiting)
+        except BaseException as exc:  # an interrupt: no request is left waiting forever
+            for _, answer in batch:
+                if not answer.done():
+                    answer.set_exception(exc)
+            raise
         finally:
             _sqlite_writer.release()
     for work, answer in waiting:
