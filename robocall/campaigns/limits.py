@@ -1,21 +1,12 @@
 """Call rate and concurrency limits, enforced in Redis so they hold across every worker.
 
-Rate, per (provider account, caller ID), in two parts:
-- Pacing: evenly spaced slots, one call each (the generic cell rate algorithm, with
-  reservation). A worker reserves the next free slot, at most RESERVE_AHEAD seconds away,
-  and sleeps until it: with a backlog every slot is taken, however late a worker comes back.
-- The rule itself: before it dials, the worker records the call in a log of the latest
-  `rate` calls, and may dial only if the oldest of them is a whole window (one second, and
-  WINDOW_HEADROOM more) ago; otherwise it waits for that. So no second ever holds more than
-  `rate` calls, and a worker that wakes late (a busy machine) still uses its slot instead
-  of losing it: after a stall the calls catch up, within the rule.
-Slots are RATE_HEADROOM wider than the rate asks and the window WINDOW_HEADROOM longer than
-a second, so that a request delayed on its way to the provider followed by a prompt one
-never puts `rate + 1` into one second as the provider counts them. The window is the
-narrower of the two: `rate` slots span more than a window, so a call that went late delays
-the call a window after it by less than it was late itself, and lateness dies out instead
-of being handed on for good. The Redis server's clock is used, so workers on machines with
-different clocks agree.
+Rate: evenly spaced slots per (provider account, caller ID), one call each (the generic cell
+rate algorithm, with reservation). A worker reserves the next free slot, at most
+RESERVE_AHEAD seconds away, sleeps until it and dials: with a backlog every slot is used,
+however late a worker comes back, and no second holds more than `rate` calls. Slots are
+RATE_HEADROOM wider than the rate asks, so that a request delayed on its way to the provider
+followed by a prompt one never puts `rate + 1` into one second as the provider counts them.
+The Redis server's clock is used, so workers on machines with different clocks agree.
 
 Concurrency: the calls in flight are members of a sorted set scored by when they are
 presumed dead (a safety net if neither the final callback nor the sweeper releases them).
@@ -39,9 +30,8 @@ log = logging.getLogger(__name__)
 
 OUTAGE_PATIENCE = 30.0  # seconds a worker holding a claimed call waits for Redis to come back
 RATE_HEADROOM = 0.015  # slots this much wider than 1/rate (1.5 %)
-WINDOW_HEADROOM = 0.01  # the window this much longer than a second (1 %)
 RESERVE_AHEAD = 1.0  # seconds: a worker holds a slot at most this far in the future
-_sleep = time.sleep  # how a worker waits for its slot (a busy machine wakes it late)
+LATE_TOLERANCE = 0.004  # seconds: a slot is used only this late at most
 
 # KEYS[1]: the next free slot (µs, Redis clock). ARGV: slot width µs, reserve-ahead µs.
 # Returns {1, slot, now} when the slot is reserved, or {0, wait µs, now} when the next free
@@ -57,26 +47,6 @@ if slot - now > ahead then
 end
 redis.call('SET', KEYS[1], slot + interval, 'PX', math.ceil((slot - now + interval) / 1000) + 1000)
 return {1, slot, now}
-"""
-
-# KEYS[1]: the send times of the latest calls (µs, Redis clock, newest first). ARGV: how many
-# calls a window may hold, the window µs. Returns {1, now} when the call may go now (it is
-# logged), or {0, wait µs} until the oldest logged call leaves the window.
-_LOG_CALL = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local most = tonumber(ARGV[1])
-local window = tonumber(ARGV[2])
-if redis.call('LLEN', KEYS[1]) >= most then
-  local oldest = tonumber(redis.call('LINDEX', KEYS[1], most - 1))
-  if now - oldest < window then
-    return {0, oldest + window - now}
-  end
-end
-redis.call('LPUSH', KEYS[1], now)
-redis.call('LTRIM', KEYS[1], 0, most - 1)
-redis.call('PEXPIRE', KEYS[1], math.ceil(window / 1000) + 1000)
-return {1, now}
 """
 
 # KEYS: the set, its "counted" marker. ARGV: call key, limit, max call ms, whether the caller
@@ -135,16 +105,9 @@ class RateLimiter:
             raise ValueError("the rate must be positive")
         self.client = client
         self.key = _bucket_key(account, caller_id)
-        self.log_key = self.key + ":sent"
         self.interval_us = math.ceil(1_000_000 / per_second * (1 + RATE_HEADROOM))
         self.ahead_us = max(int(RESERVE_AHEAD * 1_000_000), self.interval_us)
-        # The window rule: at most `per_window` calls in `window_us`, one second and the
-        # headroom (1/rate and the headroom for rates under one a second: one call in it).
-        self.per_window = max(1, math.floor(per_second))
-        seconds = max(1.0, self.per_window / per_second)
-        self.window_us = math.ceil(1_000_000 * seconds * (1 + WINDOW_HEADROOM))
         self.slot_us: int | None = None  # Redis server time of the last slot reserved
-        self.sent_us: int | None = None  # Redis server time the last call was let go
 
     def reserve(self) -> tuple[bool, float]:
         """Try to reserve the next free slot: (True, seconds until it; 0.0 is now), or
@@ -159,31 +122,20 @@ class RateLimiter:
         self.slot_us = value
         return True, max(value - now, 0) / 1_000_000
 
-    def log_call(self) -> tuple[bool, float]:
-        """Let a call go now if the window rule allows it: (True, 0.0), the call logged; or
-        (False, seconds until it would)."""
-        allowed, value = (
-            int(v)
-            for v in self.client.eval(_LOG_CALL, 1, self.log_key, self.per_window, self.window_us)
-        )
-        if not allowed:
-            return False, value / 1_000_000
-        self.sent_us = value
-        return True, 0.0
-
     def take(self) -> None:
-        """Return when this caller may dial: in a slot of its own, within the window rule."""
+        """Return in a slot of this caller's own: reserve one, then sleep until it.
+
+        A caller that wakes more than LATE_TOLERANCE after its slot (a busy machine) gives
+        the slot up and reserves another: dialling late, right before the next slot's
+        owner dials on time, would put two calls closer than the rate allows.
+        """
         while True:
             reserved, wait = self.reserve()
+            due = time.monotonic() + wait
             if wait > 0:
-                _sleep(wait)
-            if reserved:
-                break
-        while True:
-            allowed, wait = self.log_call()
-            if allowed:
+                time.sleep(wait)
+            if reserved and time.monotonic() - due <= LATE_TOLERANCE:
                 return
-            _sleep(wait)
 
 
 def wait_for_rate_slot(limiter: RateLimiter, *, patience: float = OUTAGE_PATIENCE) -> bool:
