@@ -30,7 +30,7 @@ from robocall.workers.processes import bootstrap, stop_on_signals
 DISTRICT = "769"  # the sample district (robocall/units/sample_units.csv)
 TIME_FACTOR = 0.01  # simulated rings and answers run a hundred times faster than life
 RETRY_DELAY = 0.5  # seconds, in place of 15 min – 2 h
-DEMO_WINDOW = "00:00-23:59"  # the demo runs at any hour; real campaigns keep decent hours
+DEMO_WINDOW = "00:00-24:00"  # the demo runs at any hour; real campaigns keep decent hours
 DEMO_CPS = 50.0
 DEMO_CONCURRENT = 30
 

@@ -40,7 +40,7 @@ def make_campaign(session: Session, add_contact: Any, **options: Any) -> int:
         db_session=session,
         preset="f1_tracing_call",
         contact_ids=[c.id for c in contacts],
-        window="00:00-23:59",
+        window="00:00-24:00",
         cps=options.pop("cps", 20),
         max_concurrent=options.pop("max_concurrent", 4),
         retry_delay_seconds=options.pop("retry_delay_seconds", 0.05),

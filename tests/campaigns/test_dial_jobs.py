@@ -20,7 +20,7 @@ def _campaign(session, add_contact, count: int, **options) -> Campaign:
         db_session=session,
         preset="f1_tracing_call",
         contact_ids=[c.id for c in contacts],
-        window="00:00-23:59",
+        window="00:00-24:00",
         **options,
     )
     start_campaign(db_session=session, campaign_id=campaign.id)

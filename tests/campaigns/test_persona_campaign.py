@@ -13,7 +13,7 @@ from robocall.contacts.service import add_opt_out
 from robocall.ivr.models import CallSession
 from robocall.sms.models import Message
 
-ALL_DAY = "00:00-23:59"
+ALL_DAY = "00:00-24:00"
 ANSWERS_ALL = (
     "1 2 2 2 2 2 2 1"  # it's me; no fever, cough, sore throat, breathing, taste; untested; at home
 )

@@ -62,3 +62,11 @@ def test_days_and_ranges_are_read_strictly():
 def test_naive_times_are_refused():
     with pytest.raises(ValueError, match="aware"):
         WINDOW.is_open(dt.datetime(2021, 8, 2, 9, 0))  # noqa: DTZ001 - the point of the test
+
+
+def test_a_window_to_24_00_is_open_the_whole_day():
+    # The demo and all-day campaigns: no minute of the day is outside it.
+    window = make_window("00:00-24:00")
+    assert window.is_open(vn(2021, 8, 2, 0, 0))
+    assert window.is_open(vn(2021, 8, 2, 23, 59, 30))
+    assert window.next_open(vn(2021, 8, 2, 23, 59, 59)) == vn(2021, 8, 2, 23, 59, 59)

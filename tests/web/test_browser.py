@@ -87,7 +87,7 @@ def test_staff_work_through_the_browser(session, world: World, redis_url, tmp_pa
         page.fill("input[name=name]", "Gọi F1 danh sách mới")
         page.select_option("select[name=unit]", LINH_TRUNG)
         page.select_option("select[name=batch]", index=1)  # the list just uploaded
-        page.fill("input[name=window]", "00:00-23:59")
+        page.fill("input[name=window]", "00:00-24:00")
         page.fill("input[name=cps]", "20")
         page.fill("input[name=max_attempts]", "2")
         page.fill("input[name=retry_delay]", "50ms")

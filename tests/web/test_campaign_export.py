@@ -89,7 +89,7 @@ def finished_campaign(session: Session, tmp_path: Path) -> int:
         preset="f1_tracing_call",
         unit_code=DISTRICT,
         contact_ids=[p.id for p in people],
-        window="00:00-23:59",
+        window="00:00-24:00",
         cps=20,
         max_concurrent=5,
         retry_delay_seconds=0.05,
@@ -256,7 +256,7 @@ def test_the_api_and_the_cli_refuse_what_they_cannot_export(session, world, tmp_
     from tests.web.helpers import api_client
 
     draft = create_campaign(
-        db_session=session, preset="f1_tracing_call", unit_code=LINH_CHIEU, window="00:00-23:59"
+        db_session=session, preset="f1_tracing_call", unit_code=LINH_CHIEU, window="00:00-24:00"
     )
     session.commit()
     admin = api_client(session, "script", Role.admin, None)
@@ -278,10 +278,10 @@ def test_the_worker_prepares_a_campaign_workbook_for_the_exports_page(session, w
     from tests.web.helpers import page_csrf, running_worker
 
     trung = create_campaign(
-        db_session=session, preset="f1_tracing_call", unit_code=LINH_TRUNG, window="00:00-23:59"
+        db_session=session, preset="f1_tracing_call", unit_code=LINH_TRUNG, window="00:00-24:00"
     )
     chieu = create_campaign(
-        db_session=session, preset="f1_tracing_call", unit_code=LINH_CHIEU, window="00:00-23:59"
+        db_session=session, preset="f1_tracing_call", unit_code=LINH_CHIEU, window="00:00-24:00"
     )
     session.commit()
     client = signed_in_client(session, "linhtrung", Role.commune, LINH_TRUNG)
