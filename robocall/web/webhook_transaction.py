@@ -26,7 +26,7 @@ import weakref
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
@@ -52,20 +52,23 @@ async def in_webhook_transaction(work: Callable[[Session], T]) -> T:
     """Run `work` in a webhook's transaction and return what it returned (or raise what it
     raised); the transaction is committed before this returns."""
     if get_engine().dialect.name != "sqlite":
-
-        def run() -> T:
-            with webhook_session() as session:
-                return work(session)
-
-        return await run_in_threadpool(run)
+        return await run_in_threadpool(_run_alone, work)
     loop = asyncio.get_running_loop()
     batch = _batches.get(loop)
     if batch is None:
         batch = _batches[loop] = []
         loop.call_soon(_commit_batch, loop)
-    answer: asyncio.Future[T] = loop.create_future()
+    answer: asyncio.Future[Any] = loop.create_future()
     batch.append((work, answer))
-    return await answer
+    result = await answer
+    if result is _ON_THREAD:
+        return await loop.run_in_executor(_sqlite_thread, _run_alone, work)
+    return cast(T, result)
+
+
+def _run_alone(work: Callable[[Session], T]) -> T:
+    with webhook_session() as session:
+        return work(session)
 
 
 # The webhooks waiting for the next turn of each event loop: their transactions are one.
@@ -73,6 +76,8 @@ _Pending = tuple[Callable[[Session], Any], "asyncio.Future[Any]"]
 _batches: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, list[_Pending]] = (
     weakref.WeakKeyDictionary()
 )
+# The answer of a webhook that found another writer busy: it waits on the thread instead.
+_ON_THREAD = object()
 
 
 def _commit_batch(loop: asyncio.AbstractEventLoop) -> None:
@@ -90,6 +95,8 @@ def _commit_batch(loop: asyncio.AbstractEventLoop) -> None:
             with without_waiting():
                 waiting = _run_together(batch) if len(batch) > 1 else batch
                 waiting = _run_each(waiting)
+        except WriterBusy:
+            pass  # nothing was written: they all wait on the thread
         except BaseException as exc:  # an interrupt: no request is left waiting forever
             for _, answer in batch:
                 if not answer.done():
@@ -97,8 +104,8 @@ def _commit_batch(loop: asyncio.AbstractEventLoop) -> None:
             raise
         finally:
             _sqlite_writer.release()
-    for work, answer in waiting:
-        _answer_from(answer, loop.run_in_executor(_sqlite_thread, _run_alone, work))
+    for _, answer in waiting:
+        _settle(answer, _ON_THREAD)
 
 
 def _run_together(batch: list[_Pending]) -> list[_Pending]:
@@ -106,11 +113,12 @@ def _run_together(batch: list[_Pending]) -> list[_Pending]:
     try:
         with session_scope() as session:
             results = [work(session) for work, _ in batch]
+    except WriterBusy:
+        raise
     except Exception:  # rolled back: each runs again alone, and raises alone
         return batch
     for (_, answer), result in zip(batch, results, strict=True):
-        if not answer.done():
-            answer.set_result(result)
+        _settle(answer, result)
     return []
 
 
@@ -126,23 +134,10 @@ def _run_each(batch: list[_Pending]) -> list[_Pending]:
             if not answer.done():
                 answer.set_exception(exc)
             continue
-        if not answer.done():
-            answer.set_result(result)
+        _settle(answer, result)
     return []
 
 
-def _run_alone(work: Callable[[Session], T]) -> T:
-    with webhook_session() as session:
-        return work(session)
-
-
-def _answer_from(answer: asyncio.Future[T], done_on_thread: asyncio.Future[T]) -> None:
-    def copy(source: asyncio.Future[T]) -> None:
-        if answer.done():
-            return
-        if source.exception() is not None:
-            answer.set_exception(source.exception())  # type: ignore[arg-type]
-        else:
-            answer.set_result(source.result())
-
-    done_on_thread.add_done_callback(copy)
+def _settle(answer: asyncio.Future[Any], result: Any) -> None:
+    if not answer.done():  # a request whose client went away is not answered
+        answer.set_result(result)
