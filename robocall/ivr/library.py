@@ -149,9 +149,21 @@ def _resolved(folder: Path) -> Path:
     return folder if folder.is_absolute() else folder.resolve()
 
 
+# The configured content folder's flows, as resolved for the settings object last seen.
+_configured: tuple[Path, Path] | None = None
+
+
+def _configured_folder() -> Path:
+    global _configured
+    content_dir = get_settings().content_dir
+    if _configured is None or _configured[0] is not content_dir:
+        _configured = (content_dir, _resolved(content_dir / FOLDER))
+    return _configured[1]
+
+
 def get_library(folder: Path | None = None) -> Library:
     """The library of the configured content folder, reloaded when a file changes."""
-    folder = _resolved(folder or get_settings().content_dir / FOLDER)
+    folder = _resolved(folder) if folder is not None else _configured_folder()
     now = time.monotonic()
     with _lock:
         cached = _cache.get(folder)

@@ -8,18 +8,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, cast
 
 from rq import Retry
 from sqlalchemy import Table, bindparam, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, object_session
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm import Session
 
 from robocall.config import get_settings
-from robocall.db import utcnow
-from robocall.hotline.duty import DutyEntry, DutyRoster
+from robocall.db import DriverStatement, utcnow
 from robocall.hotline.models import ReportChannel
 from robocall.hotline.service import ReportSource, duty_for_unit, record_report
 from robocall.ivr import engine
@@ -32,17 +30,46 @@ from robocall.workers.queues import enqueue_after_commit
 
 log = logging.getLogger(__name__)
 
-# Statements of the hot path, built once (a step runs them for every key a caller presses).
+# Statements of the hot path, run on the driver's cursor (a step runs them for every key a
+# caller presses); the ORM's CallSession is loaded only for what other domains are handed.
 _CALLS = cast(Table, CallSession.__table__)
-_SELECT_CALL = select(CallSession).where(CallSession.call_sid == bindparam("call_sid"))
-_SELECT_CALL_FOR_UPDATE = _SELECT_CALL.with_for_update()
+_ANSWERS = cast(Table, CallAnswer.__table__)
+
+
+@dataclass(slots=True)
+class CallRow:
+    """What answering a webhook needs of a call's session row."""
+
+    id: int
+    direction: CallDirection
+    flow_name: str
+    phone: str
+    contact_id: int | None
+    unit_id: int | None
+    context: dict[str, Any]
+    state: dict[str, Any]
+    step: int
+    last_twiml: str
+    status: CallSessionStatus
+    outcome: str | None
+
+
+_ROW_COLUMNS = tuple(field.name for field in fields(CallRow))
+_READ_CALL = DriverStatement(
+    select(*(_CALLS.c[name] for name in _ROW_COLUMNS))
+    .where(_CALLS.c.call_sid == bindparam("call_sid"))
+    .with_for_update()
+)
 _STEP_COLUMNS = ("state", "step", "last_twiml", "outcome", "status", "updated_at", "ended_at")
-_UPDATE_CALL = (
+_WRITE_CALL = DriverStatement(
     _CALLS.update()
     .where(_CALLS.c.id == bindparam("call_id"))
     .values({name: bindparam(name) for name in _STEP_COLUMNS})
 )
-_INSERT_ANSWER = cast(Table, CallAnswer.__table__).insert()
+_ANSWER_COLUMNS = ("call_session_id", "node", "question", "key", "speech", "value", "answered_at")
+_ADD_ANSWERS = DriverStatement(
+    _ANSWERS.insert().values({name: bindparam(name) for name in _ANSWER_COLUMNS})
+)
 
 GATHER_PATH = "/webhooks/twilio/gather"
 HOTLINE_FLOW = "hotline"
@@ -94,13 +121,6 @@ def clear_effect_handlers(kind: str) -> None:
     _effect_handlers.pop(kind, None)
 
 
-def _duty_for_call(call: CallSession, roster: DutyRoster) -> DutyEntry:
-    """The duty entry for the caller's unit."""
-    session = object_session(call)
-    assert session is not None, "a call session must be attached to a database session"
-    return duty_for_unit(db_session=session, unit_id=call.unit_id, roster=roster)
-
-
 class MissingField(ValueError):
     """A webhook post lacks a field the provider always sends."""
 
@@ -109,10 +129,10 @@ class MissingField(ValueError):
         self.field = name
 
 
-def get_call(*, db_session: Session, call_sid: str, lock: bool = False) -> CallSession | None:
-    """The session of a call by the provider's CallSid."""
-    query = _SELECT_CALL_FOR_UPDATE if lock else _SELECT_CALL
-    return db_session.scalar(query, {"call_sid": call_sid})
+def read_call(*, db_session: Session, call_sid: str) -> CallRow | None:
+    """The session of a call by the provider's CallSid, its row locked until the commit."""
+    rows = _READ_CALL.rows(db_session, {"call_sid": call_sid})
+    return CallRow(*rows[0]) if rows else None
 
 
 def answer_call(
@@ -128,7 +148,7 @@ def answer_call(
     call_sid = form.get("CallSid", "")
     if not call_sid:
         raise MissingField("CallSid")
-    existing = get_call(db_session=db_session, call_sid=call_sid, lock=True)
+    existing = read_call(db_session=db_session, call_sid=call_sid)
     library = get_library()
     if existing is not None:
         # The provider re-sent the answer webhook: say the same again.
@@ -161,11 +181,15 @@ def answer_call(
         with db_session.begin_nested():
             db_session.add(call)
     except IntegrityError:
-        existing = get_call(db_session=db_session, call_sid=call_sid)
+        existing = read_call(db_session=db_session, call_sid=call_sid)
         return existing.last_twiml if existing is not None else _ended(library)
-    language = str(call.context.get("language") or "vi")
-    result = engine.start(flow, situation=_situation_for(call, library), language=language)
-    _store(db_session, call, result, library)
+    row = CallRow(**{name: getattr(call, name) for name in _ROW_COLUMNS})
+    db_session.expunge(call)  # from here on the row is written by the driver, not the ORM
+    language = str(row.context.get("language") or "vi")
+    result = engine.start(
+        flow, situation=_situation_for(db_session, row, library), language=language
+    )
+    _store(db_session, row, result, library)
     return result.twiml
 
 
@@ -175,7 +199,7 @@ def take_step(*, db_session: Session, form: Mapping[str, str], step: int | None)
     if not call_sid:
         raise MissingField("CallSid")
     library = get_library()
-    call = get_call(db_session=db_session, call_sid=call_sid, lock=True)
+    call = read_call(db_session=db_session, call_sid=call_sid)
     if call is None:
         log.warning("step for unknown call %s", call_sid)
         return _ended(library, "technical_problem")
@@ -188,10 +212,12 @@ def take_step(*, db_session: Session, form: Mapping[str, str], step: int | None)
         flow = library.flow(call.flow_name)
     except FlowNotAvailable as exc:
         log.error("call %s: %s", call_sid, exc)
-        call.status, call.outcome, call.ended_at = (
-            CallSessionStatus.finished,
-            "technical_problem",
-            utcnow(),
+        _write_call(
+            db_session,
+            call,
+            status=CallSessionStatus.finished,
+            outcome="technical_problem",
+            ended_at=utcnow(),
         )
         return _ended(library, "technical_problem")
     given = CallInput(
@@ -202,26 +228,32 @@ def take_step(*, db_session: Session, form: Mapping[str, str], step: int | None)
         recording_seconds=_int(form.get("RecordingDuration")),
         dial_status=form.get("DialCallStatus", ""),
     )
-    result = engine.advance(flow, call.state, given, situation=_situation_for(call, library))
+    situation = _situation_for(db_session, call, library)
+    result = engine.advance(flow, call.state, given, situation=situation)
     _store(db_session, call, result, library)
     return result.twiml
 
 
-def end_call(*, db_session: Session, call_sid: str, call_status: str) -> CallSession | None:
+def end_call(*, db_session: Session, call_sid: str, call_status: str) -> None:
     """The provider says the call is over: keep its answers, report what a caller left midway."""
-    call = get_call(db_session=db_session, call_sid=call_sid, lock=True)
-    if call is None or call_status not in FINAL_CALL_STATUSES:
-        return call
-    if call.status == CallSessionStatus.finished:
-        return call
+    if call_status not in FINAL_CALL_STATUSES:
+        return
+    call = read_call(db_session=db_session, call_sid=call_sid)
+    if call is None or call.status == CallSessionStatus.finished:
+        return
     library = get_library()
     flow = library.flows.get(call.flow_name)
-    if flow is None:
-        call.status, call.ended_at = CallSessionStatus.finished, utcnow()
-        call.outcome = call.outcome or "hung_up"
-        return call
-    state, effects = engine.hang_up(flow, call.state)
     now = utcnow()
+    if flow is None:
+        _write_call(
+            db_session,
+            call,
+            status=CallSessionStatus.finished,
+            outcome=call.outcome or "hung_up",
+            ended_at=now,
+        )
+        return
+    state, effects = engine.hang_up(flow, call.state)
     _write_call(
         db_session,
         call,
@@ -231,10 +263,9 @@ def end_call(*, db_session: Session, call_sid: str, call_status: str) -> CallSes
         ended_at=now,
     )
     _apply_effects(db_session, call, effects, library)
-    return call
 
 
-def _situation_for(call: CallSession, library: Library) -> Situation:
+def _situation_for(db_session: Session, call: CallRow, library: Library) -> Situation:
     settings = get_settings()
     return Situation(
         context=dict(call.context or {}),
@@ -243,7 +274,9 @@ def _situation_for(call: CallSession, library: Library) -> Situation:
         faq=library.faq,
         zone=settings.timezone,
         caller_phone=call.phone,
-        duty_lookup=lambda: _duty_for_call(call, library.duty).transfer,
+        duty_lookup=lambda: (
+            duty_for_unit(db_session=db_session, unit_id=call.unit_id, roster=library.duty).transfer
+        ),
         caller_id=(
             settings.hotline_number
             if call.direction == CallDirection.inbound
@@ -262,21 +295,17 @@ def _who(
     return None
 
 
-def _write_call(db_session: Session, call: CallSession, **changes: Any) -> None:
-    """Write the call's row in one UPDATE; the object gets the values as already stored.
-
-    Steps and status callbacks are the hottest writes of a campaign: one prepared statement
-    instead of the ORM's unit of work for the row.
-    """
-    values = {name: changes.get(name, getattr(call, name)) for name in _STEP_COLUMNS}
+def _write_call(db_session: Session, call: CallRow, **changes: Any) -> None:
+    """Write the call's row in one UPDATE (the row keeps the values as stored)."""
+    values = {name: changes.get(name, getattr(call, name, None)) for name in _STEP_COLUMNS}
     values["updated_at"] = utcnow()
-    db_session.flush()  # a call opened in this transaction must exist before its UPDATE
-    db_session.execute(_UPDATE_CALL, {"call_id": call.id, **values})
+    _WRITE_CALL.run(db_session, {"call_id": call.id, **values})
     for name, value in values.items():
-        set_committed_value(call, name, value)
+        if hasattr(call, name):
+            setattr(call, name, value)
 
 
-def _store(db_session: Session, call: CallSession, result: StepResult, library: Library) -> None:
+def _store(db_session: Session, call: CallRow, result: StepResult, library: Library) -> None:
     """Write the step: the session row, its answers, then what the engine asked for."""
     now = utcnow()
     changes: dict[str, Any] = {
@@ -289,8 +318,8 @@ def _store(db_session: Session, call: CallSession, result: StepResult, library: 
         changes.update(status=CallSessionStatus.finished, ended_at=now)
     _write_call(db_session, call, **changes)
     if result.answers:
-        db_session.execute(
-            _INSERT_ANSWER,
+        _ADD_ANSWERS.run(
+            db_session,
             [
                 {
                     "call_session_id": call.id,
@@ -307,7 +336,7 @@ def _store(db_session: Session, call: CallSession, result: StepResult, library: 
     _apply_effects(db_session, call, result.effects, library)
 
 
-def _source(call: CallSession) -> ReportSource:
+def _source(call: CallRow) -> ReportSource:
     channel = (
         ReportChannel.hotline
         if call.direction == CallDirection.inbound
@@ -325,7 +354,7 @@ def _source(call: CallSession) -> ReportSource:
 
 
 def _apply_effects(
-    db_session: Session, call: CallSession, effects: list[Effect], library: Library
+    db_session: Session, call: CallRow, effects: list[Effect], library: Library
 ) -> None:
     for effect in effects:
         if effect.kind in ("create_report", "escalate"):
@@ -335,9 +364,12 @@ def _apply_effects(
                 db_session=db_session, source=_source(call), data=effect.data, roster=library.duty
             )
         handlers = _effect_handlers.get(effect.kind, [])
-        for handler in handlers:
-            handler(db_session, call, effect)
         if handlers:
+            # Other domains are handed the ORM's session object, as the driver wrote it.
+            session_object = db_session.get(CallSession, call.id, populate_existing=True)
+            assert session_object is not None, "the call's row was read in this transaction"
+            for handler in handlers:
+                handler(db_session, session_object, effect)
             continue
         # Until the SMS and contacts domains register their handlers:
         if effect.kind == "send_sms" and effect.data.get("to") and effect.data.get("body"):

@@ -1,26 +1,64 @@
-"""TwiML documents, written with the standard XML library (only `telephony/` imports twilio)."""
+"""TwiML documents (only `telephony/` imports twilio).
+
+Written as text rather than through an XML tree: a document is a handful of flat elements,
+and it is built for every key a caller presses. The output is what `xml.etree` would write
+for the same elements (`tests/ivr/test_twiml.py` checks that).
+"""
 
 from __future__ import annotations
 
-from xml.etree.ElementTree import Element, SubElement, tostring
+from collections.abc import Mapping
+
+
+def _escape_text(text: str) -> str:
+    if "&" in text:
+        text = text.replace("&", "&amp;")
+    if "<" in text:
+        text = text.replace("<", "&lt;")
+    if ">" in text:
+        text = text.replace(">", "&gt;")
+    return text
+
+
+_ATTRIBUTE_ESCAPES = (('"', "&quot;"), ("\r", "&#13;"), ("\n", "&#10;"), ("\t", "&#09;"))
+
+
+def _escape_attribute(value: str) -> str:
+    value = _escape_text(value)
+    for character, escaped in _ATTRIBUTE_ESCAPES:
+        if character in value:
+            value = value.replace(character, escaped)
+    return value
+
+
+def _start(tag: str, attributes: Mapping[str, str]) -> str:
+    pairs = "".join(f' {name}="{_escape_attribute(value)}"' for name, value in attributes.items())
+    return f"<{tag}{pairs}"
+
+
+def _element(tag: str, text: str | None = None, **attributes: str) -> str:
+    start = _start(tag, attributes)
+    if not text:
+        return f"{start} />"
+    return f"{start}>{_escape_text(text)}</{tag}>"
 
 
 class Twiml:
     """A `<Response>` being built: say, play, gather, record, dial, hang up."""
 
     def __init__(self) -> None:
-        self.root = Element("Response")
+        self.parts: list[str] = []
 
     @staticmethod
-    def _say(parent: Element, text: str, voice: str, language: str) -> None:
+    def _say(parts: list[str], text: str, voice: str, language: str) -> None:
         if text.strip():
-            SubElement(parent, "Say", voice=voice, language=language).text = text.strip()
+            parts.append(_element("Say", text.strip(), voice=voice, language=language))
 
     def say(self, text: str, *, voice: str, language: str) -> None:
-        self._say(self.root, text, voice, language)
+        self._say(self.parts, text, voice, language)
 
     def play(self, url: str) -> None:
-        SubElement(self.root, "Play").text = url
+        self.parts.append(_element("Play", url))
 
     def gather(
         self,
@@ -50,38 +88,42 @@ class Twiml:
         if speech:
             attributes["language"] = language
             attributes["speechTimeout"] = "auto"
-        gather = SubElement(self.root, "Gather", attributes)
+        inner: list[str] = []
         for text, audio in prompts:
             if audio:
-                SubElement(gather, "Play").text = audio
+                inner.append(_element("Play", audio))
             elif text:
-                self._say(gather, text, voice, language)
+                self._say(inner, text, voice, language)
+        start = _start("Gather", attributes)
+        self.parts.append(f"{start}>{''.join(inner)}</Gather>" if inner else f"{start} />")
 
     def record(self, *, action: str, max_seconds: int, timeout: int = 5) -> None:
-        SubElement(
-            self.root,
-            "Record",
-            action=action,
-            method="POST",
-            maxLength=str(max_seconds),
-            timeout=str(timeout),
-            finishOnKey="#",
-            playBeep="true",
+        self.parts.append(
+            _element(
+                "Record",
+                action=action,
+                method="POST",
+                maxLength=str(max_seconds),
+                timeout=str(timeout),
+                finishOnKey="#",
+                playBeep="true",
+            )
         )
 
     def dial(self, *, number: str, action: str, timeout: int, caller_id: str | None) -> None:
         attributes = {"action": action, "method": "POST", "timeout": str(timeout)}
         if caller_id:
             attributes["callerId"] = caller_id
-        dial = SubElement(self.root, "Dial", attributes)
-        SubElement(dial, "Number").text = number
+        number_element = _element("Number", number)
+        self.parts.append(f"{_start('Dial', attributes)}>{number_element}</Dial>")
 
     def hangup(self) -> None:
-        SubElement(self.root, "Hangup")
+        self.parts.append(_element("Hangup"))
 
     def to_xml(self) -> str:
-        body = tostring(self.root, encoding="unicode")
-        return f'<?xml version="1.0" encoding="UTF-8"?>{body}'
+        body = "".join(self.parts)
+        response = f"<Response>{body}</Response>" if body else "<Response />"
+        return f'<?xml version="1.0" encoding="UTF-8"?>{response}'
 
 
 def hangup_document(text: str | None = None, *, voice: str = "", language: str = "vi-VN") -> str:
