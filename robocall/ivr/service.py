@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from robocall.config import get_settings
 from robocall.db import DriverStatement, utcnow
 from robocall.hotline.models import ReportChannel
-from robocall.hotline.service import ReportSource, duty_for_unit, record_report
+from robocall.hotline.service import ReportSource, duty_for_unit, file_report
 from robocall.ivr import engine
 from robocall.ivr.engine import CallInput, Effect, Situation, StepResult
 from robocall.ivr.library import FlowNotAvailable, Library, get_library
@@ -360,7 +360,7 @@ def _apply_effects(
         if effect.kind in ("create_report", "escalate"):
             # The escalate effect carries the answers so far with `urgent` set: the report
             # is created (or updated) urgent, and the duty alerts are queued once.
-            record_report(
+            file_report(
                 db_session=db_session, source=_source(call), data=effect.data, roster=library.duty
             )
         handlers = _effect_handlers.get(effect.kind, [])
