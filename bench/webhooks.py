@@ -1,11 +1,15 @@
 """Webhook speed: the IVR step and the call-status endpoints against a bare FastAPI endpoint.
 
-    uv run python bench/webhooks.py [--requests 2000] [--concurrency 200] [--rate 200]
+    uv run python bench/webhooks.py [--requests 2000] [--rounds 3] [--concurrency 200]
+                                    [--rate 200]
 
 One server process (uvicorn, one worker, the real app on the embedded SQLite database) listens
 on 127.0.0.1 on an ephemeral port; this process is the load generator. In the same run it
 measures, for each endpoint:
-- saturation: `--requests` signed POSTs with `--concurrency` in flight: requests/s, p50, p99;
+- saturation: `--requests` signed POSTs with `--concurrency` in flight: requests/s, p50, p99.
+  The endpoints take turns, `--rounds` times (bare, step, status, bare, step, …), so that a
+  shared machine's changes of speed fall on all of them; each endpoint's share of the bare
+  endpoint's throughput is taken within each round, and the median round is reported;
 - paced: `--rate` requests/s for a few seconds: p50, p99 (the goal is p99 < 50 ms).
 The bare endpoint is `POST /bench/bare`, an `async def` FastAPI route returning a constant
 TwiML string without signature check or database, served by the same process and tried
@@ -205,7 +209,8 @@ def _figures(latencies: list[float], throughput: float) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--requests", type=int, default=2000, help="per endpoint and round")
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--concurrency", type=int, default=200)
     parser.add_argument("--rate", type=float, default=200.0)
     parser.add_argument("--paced-seconds", type=float, default=5.0)
@@ -218,8 +223,12 @@ def main() -> None:
     var_dir = Path(tempfile.mkdtemp(prefix="robocall-bench-"))
     _environment(var_dir, options.database_url)
     paced_count = int(options.rate * options.paced_seconds)
-    sids = prepare_calls(options.requests + paced_count)
-    saturation_sids, paced_sids = sids[: options.requests], sids[options.requests :]
+    sids = prepare_calls(options.requests * options.rounds + paced_count)
+    round_sids = [
+        sids[number * options.requests : (number + 1) * options.requests]
+        for number in range(options.rounds)
+    ]
+    paced_sids = sids[options.requests * options.rounds :]
 
     from robocall.kit.net import listening_socket
 
@@ -236,8 +245,8 @@ def main() -> None:
         server.start()
     _wait_until_up(f"http://127.0.0.1:{port}")
 
-    def bare(count: int) -> list[Any]:
-        return [("/bench/bare", {"CallSid": "x"}, {})] * count
+    def bare(call_sids: list[str]) -> list[Any]:  # as many requests, none for a call
+        return [("/bench/bare", {"CallSid": "x"}, {})] * len(call_sids)
 
     def steps(call_sids: list[str]) -> list[Any]:
         return [
@@ -251,44 +260,54 @@ def main() -> None:
             for sid in call_sids
         ]
 
-    results: dict[str, dict[str, dict[str, float]]] = {}
+    kinds = {"bare TwiML endpoint": bare, "IVR step (/gather)": steps}
+    kinds["call status (/hotline/status)"] = statuses  # the calls of the round's steps
+    rounds: list[dict[str, dict[str, float]]] = []
+    paced_figures: dict[str, dict[str, float]] = {}
     try:
-        asyncio.run(saturate(port, bare(200), 50))  # warm up
-        results["bare TwiML endpoint"] = {
-            "saturation": asyncio.run(saturate(port, bare(options.requests), options.concurrency)),
-            "paced": asyncio.run(paced(port, bare(paced_count), options.rate)),
-        }
-        results["IVR step (/gather)"] = {
-            "saturation": asyncio.run(saturate(port, steps(saturation_sids), options.concurrency)),
-            "paced": asyncio.run(paced(port, steps(paced_sids), options.rate)),
-        }
-        results["call status (/hotline/status)"] = {
-            "saturation": asyncio.run(
-                saturate(port, statuses(saturation_sids), options.concurrency)
-            ),
-            "paced": asyncio.run(paced(port, statuses(paced_sids), options.rate)),
-        }
+        asyncio.run(saturate(port, bare(round_sids[0][:200]), 50))  # warm up
+        for call_sids in round_sids:
+            rounds.append(
+                {
+                    name: asyncio.run(saturate(port, make(call_sids), options.concurrency))
+                    for name, make in kinds.items()
+                }
+            )
+        for name, make in kinds.items():
+            paced_figures[name] = asyncio.run(paced(port, make(paced_sids), options.rate))
     finally:
         for server in servers:
             server.terminate()
             server.join(5)
-    bare_rps = results["bare TwiML endpoint"]["saturation"]["rps"]
     database = "PostgreSQL" if options.database_url else "SQLite (embedded)"
     print(
-        f"{options.requests} requests, {options.concurrency} in flight; paced at "
+        f"{options.rounds} rounds of {options.requests} requests an endpoint, "
+        f"{options.concurrency} in flight; paced at "
         f"{options.rate:g}/s for {options.paced_seconds:g}s; {options.workers} uvicorn "
         f"worker(s), {database}"
     )
     print(
-        "| endpoint | req/s (saturated) | vs bare | p50 ms | p99 ms | p50 ms @rate | p99 ms @rate |"
+        "| endpoint | req/s (saturated, median round) | vs bare (median round) | p50 ms | "
+        "p99 ms | p50 ms @rate | p99 ms @rate |"
     )
     print("|---|---|---|---|---|---|---|")
-    for name, figures in results.items():
-        s, p = figures["saturation"], figures["paced"]
+    for name in kinds:
+        shares = sorted(r[name]["rps"] / r["bare TwiML endpoint"]["rps"] for r in rounds)
+        middle = sorted(rounds, key=lambda r: r[name]["rps"])[len(rounds) // 2][name]
+        p = paced_figures[name]
         print(
-            f"| {name} | {s['rps']:.0f} | {s['rps'] / bare_rps:.0%} | {s['p50']:.1f} | "
-            f"{s['p99']:.1f} | {p['p50']:.1f} | {p['p99']:.1f} |"
+            f"| {name} | {middle['rps']:.0f} | {statistics.median(shares):.0%} | "
+            f"{middle['p50']:.1f} | {middle['p99']:.1f} | {p['p50']:.1f} | {p['p99']:.1f} |"
         )
+    print()
+    print("Each round (req/s, share of the bare endpoint's in that round):")
+    for number, figures in enumerate(rounds, start=1):
+        bare_rps = figures["bare TwiML endpoint"]["rps"]
+        cells = ", ".join(
+            f"{name.split(' (')[0]} {f['rps']:.0f} ({f['rps'] / bare_rps:.0%})"
+            for name, f in figures.items()
+        )
+        print(f"- round {number}: {cells}")
 
 
 def _wait_until_up(base: str) -> None:

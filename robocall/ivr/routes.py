@@ -1,23 +1,20 @@
 """Provider webhooks of IVR calls: the answer of an outbound call, each step, the hotline.
 
-Every endpoint checks the request signature (`signed_form`), reads and writes only the
+Every endpoint checks the request signature (`provider_webhook`), reads and writes only the
 call's session row and its answers, and answers with TwiML from the database state.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, HTTPException, Query, Response
+from fastapi import HTTPException, Request, Response
+from starlette.routing import BaseRoute
 
 from robocall.ivr import service
 from robocall.ivr.models import CallDirection
-from robocall.web.webhook_auth import signed_form
+from robocall.web.webhook_auth import provider_webhook, query_int
 from robocall.web.webhook_transaction import in_webhook_transaction
 
-router = APIRouter(prefix="/webhooks/twilio", tags=["webhooks"])
-
-SignedForm = Annotated[dict[str, str], Depends(signed_form)]
+routes: list[BaseRoute] = []  # mounted at /webhooks/twilio
 
 
 def _twiml(document: str) -> Response:
@@ -28,14 +25,17 @@ def _missing(exc: service.MissingField) -> HTTPException:
     return HTTPException(status_code=400, detail=f"form field {exc.field} is required")
 
 
-@router.post("/voice")
-async def outbound_answered(
-    form: SignedForm,
-    flow: Annotated[str, Query(description="The flow to run, e.g. f1_tracing.")],
-    contact: Annotated[int | None, Query(description="The contact being called.")] = None,
-    attempt: Annotated[int | None, Query(description="The campaign attempt.")] = None,
-) -> Response:
-    """An outbound call was answered: the first TwiML of its flow."""
+@provider_webhook(routes, "/voice")
+async def outbound_answered(request: Request, form: dict[str, str]) -> Response:
+    """An outbound call was answered: the first TwiML of its flow.
+
+    Query: `flow` (the flow to run, e.g. f1_tracing), `contact` (the contact being called),
+    `attempt` (the campaign attempt).
+    """
+    flow = request.query_params.get("flow")
+    if not flow:
+        raise HTTPException(status_code=422, detail="query parameter flow is required")
+    contact, attempt = query_int(request, "contact"), query_int(request, "attempt")
     try:
         document = await in_webhook_transaction(
             lambda database: service.answer_call(
@@ -52,12 +52,13 @@ async def outbound_answered(
         raise _missing(exc) from None
 
 
-@router.post("/gather")
-async def caller_answered(
-    form: SignedForm,
-    step: Annotated[int | None, Query(description="The step the question belonged to.")] = None,
-) -> Response:
-    """The caller answered a question (keys, speech, recording or transfer result)."""
+@provider_webhook(routes, "/gather")
+async def caller_answered(request: Request, form: dict[str, str]) -> Response:
+    """The caller answered a question (keys, speech, recording or transfer result).
+
+    Query: `step`, the step the question belonged to.
+    """
+    step = query_int(request, "step")
     try:
         document = await in_webhook_transaction(
             lambda database: service.take_step(db_session=database, form=form, step=step)
@@ -67,12 +68,11 @@ async def caller_answered(
         raise _missing(exc) from None
 
 
-@router.post("/hotline")
-async def hotline_called(
-    form: SignedForm,
-    flow: Annotated[str, Query(description="The inbound flow.")] = service.HOTLINE_FLOW,
-) -> Response:
-    """Someone called the hotline: greet them and open the menu."""
+@provider_webhook(routes, "/hotline")
+async def hotline_called(request: Request, form: dict[str, str]) -> Response:
+    """Someone called the hotline: greet them and open the menu (query `flow`: another
+    inbound flow)."""
+    flow = request.query_params.get("flow") or service.HOTLINE_FLOW
     try:
         document = await in_webhook_transaction(
             lambda database: service.answer_call(
@@ -84,8 +84,8 @@ async def hotline_called(
         raise _missing(exc) from None
 
 
-@router.post("/hotline/status", status_code=204)
-async def hotline_call_status(form: SignedForm) -> Response:
+@provider_webhook(routes, "/hotline/status")
+async def hotline_call_status(_request: Request, form: dict[str, str]) -> Response:
     """The hotline call's status changed; a caller who hung up keeps what they said."""
     call_sid = form.get("CallSid")
     if not call_sid:

@@ -2,24 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, HTTPException, Response
+from fastapi import HTTPException, Request, Response
+from starlette.routing import BaseRoute
 
 from robocall.telephony.base import CallEventKind
 from robocall.telephony.service import (
-    WEBHOOKS,
     record_call_event,
     record_inbound_sms,
     record_message_event,
 )
 from robocall.telephony.twilio_provider import call_event_from, message_event_from
-from robocall.web.webhook_auth import signed_form
+from robocall.web.webhook_auth import provider_webhook
 from robocall.web.webhook_transaction import in_webhook_transaction
 
-router = APIRouter(prefix=WEBHOOKS, tags=["provider webhooks"])
-
-SignedForm = Annotated[dict[str, str], Depends(signed_form)]
+routes: list[BaseRoute] = []  # mounted at WEBHOOKS
 
 # An empty TwiML answer: nothing to say back to the caller or sender.
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
@@ -36,26 +32,26 @@ async def _record_call(kind: CallEventKind, form: dict[str, str]) -> Response:
     return Response(status_code=204)
 
 
-@router.post("/status", status_code=204)
-async def call_status_webhook(form: SignedForm) -> Response:
+@provider_webhook(routes, "/status")
+async def call_status_webhook(_request: Request, form: dict[str, str]) -> Response:
     """Call progress: initiated, ringing, answered (in-progress), completed/busy/..."""
     return await _record_call(CallEventKind.status, form)
 
 
-@router.post("/amd", status_code=204)
-async def answering_machine_webhook(form: SignedForm) -> Response:
+@provider_webhook(routes, "/amd")
+async def answering_machine_webhook(_request: Request, form: dict[str, str]) -> Response:
     """The answering-machine detector's result (AnsweredBy)."""
     return await _record_call(CallEventKind.amd, form)
 
 
-@router.post("/recording", status_code=204)
-async def recording_webhook(form: SignedForm) -> Response:
+@provider_webhook(routes, "/recording")
+async def recording_webhook(_request: Request, form: dict[str, str]) -> Response:
     """A recording of the call is ready (RecordingUrl, RecordingDuration)."""
     return await _record_call(CallEventKind.recording, form)
 
 
-@router.post("/sms-status", status_code=204)
-async def sms_status_webhook(form: SignedForm) -> Response:
+@provider_webhook(routes, "/sms-status")
+async def sms_status_webhook(_request: Request, form: dict[str, str]) -> Response:
     """SMS delivery: sent, then delivered, undelivered or failed (ErrorCode)."""
     if not (form.get("MessageSid") or form.get("SmsSid")):
         raise HTTPException(status_code=400, detail="form field MessageSid is missing")
@@ -69,8 +65,8 @@ async def sms_status_webhook(form: SignedForm) -> Response:
     return Response(status_code=204)
 
 
-@router.post("/sms")
-async def inbound_sms_webhook(form: SignedForm) -> Response:
+@provider_webhook(routes, "/sms")
+async def inbound_sms_webhook(_request: Request, form: dict[str, str]) -> Response:
     """An SMS from a resident; stored once, handed to the inbound-SMS listeners."""
     if not (form.get("MessageSid") or form.get("SmsSid")):
         raise HTTPException(status_code=400, detail="form field MessageSid is missing")

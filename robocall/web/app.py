@@ -10,6 +10,7 @@ from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
+from starlette.routing import Mount
 
 from robocall.campaigns.routes import router as campaigns_router
 from robocall.campaigns.wiring import wire_once
@@ -17,9 +18,10 @@ from robocall.config import get_settings
 from robocall.contacts.routes import router as contacts_router
 from robocall.hotline.routes import router as reports_router
 from robocall.importers.routes import router as imports_router
+from robocall.ivr import routes as ivr_routes
 from robocall.ivr import wiring as ivr_wiring
-from robocall.ivr.routes import router as ivr_router
 from robocall.telephony import routes as telephony_routes
+from robocall.telephony.service import WEBHOOKS
 from robocall.web import auth_routes
 from robocall.web.auth import LoginRequired
 from robocall.web.pages import (
@@ -53,8 +55,8 @@ def create_app() -> FastAPI:
     )
     # Provider webhooks first: during a campaign they are most of the requests, and routes
     # are tried in order.
-    app.include_router(telephony_routes.router)
-    app.include_router(ivr_router)
+    webhooks = Mount(WEBHOOKS, routes=[*telephony_routes.routes, *ivr_routes.routes])
+    app.router.routes.insert(0, webhooks)
     app.mount("/static", StaticFiles(directory=Path(__file__).with_name("static")), name="static")
     app.include_router(auth_routes.router)
 

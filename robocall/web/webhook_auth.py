@@ -1,10 +1,12 @@
-"""The dependency every provider webhook uses: a valid X-Twilio-Signature or 403."""
+"""Provider webhooks: registered as plain routes, each checks X-Twilio-Signature (or 403)."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from urllib.parse import parse_qsl
 
-from fastapi import HTTPException, Request
+from fastapi import HTTPException, Request, Response
+from starlette.routing import BaseRoute, Route
 
 from robocall.config import get_settings
 from robocall.telephony.signature import is_valid_signature, public_url_for
@@ -18,12 +20,51 @@ async def signed_form(request: Request) -> dict[str, str]:
     """
     settings = get_settings()
     params = await _form_fields(request)
-    url = public_url_for(settings.public_url, request.url.path, request.url.query)
+    scope = request.scope
+    path = scope.get("raw_path") or scope["path"].encode()  # as the provider requested it
+    query = scope.get("query_string", b"")
+    url = public_url_for(settings.public_url, path.decode("latin-1"), query.decode("latin-1"))
     signature = request.headers.get("X-Twilio-Signature")
     token = settings.twilio_auth_token.get_secret_value()
     if not is_valid_signature(token, url, params, signature):
         raise HTTPException(status_code=403, detail="invalid or missing X-Twilio-Signature")
     return params
+
+
+Webhook = Callable[[Request, dict[str, str]], Awaitable[Response]]
+
+
+def provider_webhook(routes: list[BaseRoute], path: str) -> Callable[[Webhook], Webhook]:
+    """Add `handler(request, form)` to `routes` as the POST webhook `path` (under
+    /webhooks/twilio), called only with a correctly signed form.
+
+    Plain Starlette routes, mounted together before the app's other routes, not FastAPI
+    endpoints: the provider fixes what it posts, so there is nothing for FastAPI to validate
+    or document, and its per-request parameter machinery and route matching would cost a
+    webhook as much as reading and writing the call (webhooks are most of the requests
+    while a campaign runs). Query parameters are read with `query_int`.
+    """
+
+    def register(handler: Webhook) -> Webhook:
+        async def endpoint(request: Request) -> Response:
+            return await handler(request, await signed_form(request))
+
+        routes.append(Route(path, endpoint, methods=["POST"], name=handler.__name__))
+        return handler
+
+    return register
+
+
+def query_int(request: Request, name: str) -> int | None:
+    """A whole-number query parameter of a webhook's URL (None when absent), or 422."""
+    value = request.query_params.get(name)
+    if not value:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        detail = f"query parameter {name} must be a whole number, not {value!r}"
+        raise HTTPException(status_code=422, detail=detail) from None
 
 
 # More fields than any provider callback carries: a post beyond it is not from the provider.

@@ -108,6 +108,30 @@ def test_missing_call_sid_is_a_clear_400(client):
     assert "CallSid" in response.json()["detail"]
 
 
+def test_bad_query_parameters_are_named_and_change_nothing(client, session):
+    call = WebhookCall(client, "CA0006").answer_outbound("f1_tracing")
+    before = call.twiml
+    response = signed_post(
+        client, "/webhooks/twilio/gather?step=one", {"CallSid": "CA0006", "Digits": "1"}
+    )
+    assert response.status_code == 422
+    assert "step" in response.json()["detail"] and "'one'" in response.json()["detail"]
+    no_flow = signed_post(
+        client, "/webhooks/twilio/voice", {"CallSid": "CA0007", "To": "+84901234567"}
+    )
+    assert no_flow.status_code == 422 and "flow" in no_flow.json()["detail"]
+    assert len(session.scalars(select(CallSession)).all()) == 1  # CA0007 opened nothing
+    assert _answers(session, "CA0006") == []
+    session.rollback()  # let the webhooks write
+    # The call goes on from where it was: the refused post took no answer.
+    call.press("1")
+    assert (
+        call.twiml != before
+        and step_of(gather_path(call.twiml)) == step_of(gather_path(before)) + 1
+    )
+    assert [a.value for a in _answers(session, "CA0006")] == ["yes"]
+
+
 def test_opt_out_and_wrong_number_reach_the_registered_handlers(client, session):
     seen: list[tuple[str, str]] = []
     for kind in ("opt_out", "mark_wrong_number"):
