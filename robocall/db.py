@@ -225,10 +225,14 @@ def make_engine(url: str) -> Engine:
 
 def get_engine() -> Engine:
     global _engine, _sessionmaker
+    engine = _engine  # every webhook asks: no lock once it exists
+    if engine is not None:
+        return engine
     with _lock:
         if _engine is None:
-            _engine = make_engine(get_settings().effective_database_url)
-            _sessionmaker = sessionmaker(_engine, expire_on_commit=False)
+            engine = make_engine(get_settings().effective_database_url)
+            _sessionmaker = sessionmaker(engine, expire_on_commit=False)
+            _engine = engine  # last: whoever sees it without the lock finds the sessionmaker
         return _engine
 
 
@@ -322,6 +326,7 @@ class _CompiledStatement:
             for name, bind in compiled.binds.items()
         )
         self.binds = [(name, f) for name, f in processors if f is not None]
+        self.processors = dict(self.binds)
         selected = getattr(statement, "selected_columns", None)
         self.results = [
             column.type.dialect_impl(dialect).result_processor(dialect, None)
@@ -329,13 +334,17 @@ class _CompiledStatement:
         ]
 
     def parameters(self, values: dict[str, Any]) -> Any:
-        converted = dict(values)
-        for name, f in self.binds:
-            if name in converted:
-                converted[name] = f(converted[name])
         if self.order is None:
+            converted = dict(values)
+            for name, f in self.binds:
+                if name in converted:
+                    converted[name] = f(converted[name])
             return converted
-        return tuple(converted[name] for name in self.order)
+        processors = self.processors
+        return tuple(
+            values[name] if (f := processors.get(name)) is None else f(values[name])
+            for name in self.order
+        )
 
 
 def ping() -> None:

@@ -14,7 +14,8 @@ from robocall.ivr.models import CallDirection
 from robocall.web.webhook_auth import provider_webhook, query_int
 from robocall.web.webhook_transaction import in_webhook_transaction
 
-routes: list[BaseRoute] = []  # mounted at /webhooks/twilio
+# Mounted at /webhooks/twilio and tried in this order: the step of every key press first.
+routes: list[BaseRoute] = []
 
 
 def _twiml(document: str) -> Response:
@@ -23,6 +24,22 @@ def _twiml(document: str) -> Response:
 
 def _missing(exc: service.MissingField) -> HTTPException:
     return HTTPException(status_code=400, detail=f"form field {exc.field} is required")
+
+
+@provider_webhook(routes, "/gather")
+async def caller_answered(request: Request, form: dict[str, str]) -> Response:
+    """The caller answered a question (keys, speech, recording or transfer result).
+
+    Query: `step`, the step the question belonged to.
+    """
+    step = query_int(request, "step")
+    try:
+        document = await in_webhook_transaction(
+            lambda database: service.take_step(db_session=database, form=form, step=step)
+        )
+        return _twiml(document)
+    except service.MissingField as exc:
+        raise _missing(exc) from None
 
 
 @provider_webhook(routes, "/voice")
@@ -46,22 +63,6 @@ async def outbound_answered(request: Request, form: dict[str, str]) -> Response:
                 contact_id=contact,
                 attempt_id=attempt,
             )
-        )
-        return _twiml(document)
-    except service.MissingField as exc:
-        raise _missing(exc) from None
-
-
-@provider_webhook(routes, "/gather")
-async def caller_answered(request: Request, form: dict[str, str]) -> Response:
-    """The caller answered a question (keys, speech, recording or transfer result).
-
-    Query: `step`, the step the question belonged to.
-    """
-    step = query_int(request, "step")
-    try:
-        document = await in_webhook_transaction(
-            lambda database: service.take_step(db_session=database, form=form, step=step)
         )
         return _twiml(document)
     except service.MissingField as exc:

@@ -6,6 +6,7 @@ and alerts are jobs queued after the commit. No provider is called while answeri
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
@@ -52,6 +53,7 @@ class CallRow:
     last_twiml: str
     status: CallSessionStatus
     outcome: str | None
+    ended_at: dt.datetime | None
 
 
 _ROW_COLUMNS = tuple(field.name for field in fields(CallRow))
@@ -60,7 +62,8 @@ _READ_CALL = DriverStatement(
     .where(_CALLS.c.call_sid == bindparam("call_sid"))
     .with_for_update()
 )
-_STEP_COLUMNS = ("state", "step", "last_twiml", "outcome", "status", "updated_at", "ended_at")
+_WRITTEN_COLUMNS = ("state", "step", "last_twiml", "outcome", "status", "ended_at")
+_STEP_COLUMNS = (*_WRITTEN_COLUMNS, "updated_at")
 _WRITE_CALL = DriverStatement(
     _CALLS.update()
     .where(_CALLS.c.id == bindparam("call_id"))
@@ -297,12 +300,10 @@ def _who(
 
 def _write_call(db_session: Session, call: CallRow, **changes: Any) -> None:
     """Write the call's row in one UPDATE (the row keeps the values as stored)."""
-    values = {name: changes.get(name, getattr(call, name, None)) for name in _STEP_COLUMNS}
-    values["updated_at"] = utcnow()
-    _WRITE_CALL.run(db_session, {"call_id": call.id, **values})
+    values = {name: changes.get(name, getattr(call, name)) for name in _WRITTEN_COLUMNS}
+    _WRITE_CALL.run(db_session, {"call_id": call.id, "updated_at": utcnow(), **values})
     for name, value in values.items():
-        if hasattr(call, name):
-            setattr(call, name, value)
+        setattr(call, name, value)
 
 
 def _store(db_session: Session, call: CallRow, result: StepResult, library: Library) -> None:

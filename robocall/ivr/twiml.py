@@ -7,27 +7,26 @@ for the same elements (`tests/ivr/test_twiml.py` checks that).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
-
-def _escape_text(text: str) -> str:
-    if "&" in text:
-        text = text.replace("&", "&amp;")
-    if "<" in text:
-        text = text.replace("<", "&lt;")
-    if ">" in text:
-        text = text.replace(">", "&gt;")
-    return text
-
-
+_SPECIAL = re.compile(r"[&<>]")
+_SPECIAL_IN_ATTRIBUTES = re.compile(r'[&<>"\r\n\t]')
 _ATTRIBUTE_ESCAPES = (('"', "&quot;"), ("\r", "&#13;"), ("\n", "&#10;"), ("\t", "&#09;"))
 
 
+def _escape_text(text: str) -> str:
+    if _SPECIAL.search(text) is None:
+        return text
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def _escape_attribute(value: str) -> str:
+    if _SPECIAL_IN_ATTRIBUTES.search(value) is None:
+        return value
     value = _escape_text(value)
     for character, escaped in _ATTRIBUTE_ESCAPES:
-        if character in value:
-            value = value.replace(character, escaped)
+        value = value.replace(character, escaped)
     return value
 
 

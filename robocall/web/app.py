@@ -55,7 +55,7 @@ def create_app() -> FastAPI:
     )
     # Provider webhooks first: during a campaign they are most of the requests, and routes
     # are tried in order.
-    webhooks = Mount(WEBHOOKS, routes=[*telephony_routes.routes, *ivr_routes.routes])
+    webhooks = Mount(WEBHOOKS, routes=[*ivr_routes.routes, *telephony_routes.routes])
     app.router.routes.insert(0, webhooks)
     app.mount("/static", StaticFiles(directory=Path(__file__).with_name("static")), name="static")
     app.include_router(auth_routes.router)

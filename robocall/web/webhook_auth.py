@@ -6,7 +6,9 @@ from collections.abc import Awaitable, Callable
 from urllib.parse import parse_qsl
 
 from fastapi import HTTPException, Request, Response
+from starlette.requests import ClientDisconnect
 from starlette.routing import BaseRoute, Route
+from starlette.types import Receive, Scope, Send
 
 from robocall.config import get_settings
 from robocall.telephony.signature import is_valid_signature, public_url_for
@@ -46,13 +48,26 @@ def provider_webhook(routes: list[BaseRoute], path: str) -> Callable[[Webhook], 
     """
 
     def register(handler: Webhook) -> Webhook:
-        async def endpoint(request: Request) -> Response:
-            return await handler(request, await signed_form(request))
-
-        routes.append(Route(path, endpoint, methods=["POST"], name=handler.__name__))
+        routes.append(Route(path, _SignedWebhook(handler), methods=["POST"], name=handler.__name__))
         return handler
 
     return register
+
+
+class _SignedWebhook:
+    """The ASGI app of one webhook: check the signature, run the handler, send its answer.
+
+    An ASGI app rather than a request-response function, so Starlette adds no second
+    exception wrapper of its own: errors go to the application's handlers as for any route.
+    """
+
+    def __init__(self, handler: Webhook) -> None:
+        self.handler = handler
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive, send)
+        response = await self.handler(request, await signed_form(request))
+        await response(scope, receive, send)
 
 
 def query_int(request: Request, name: str) -> int | None:
@@ -79,8 +94,20 @@ async def _form_fields(request: Request) -> dict[str, str]:
         form = await request.form()
         return {key: str(value) for key, value in form.multi_items()}
     try:
-        body = (await request.body()).decode()
+        body = (await _body(request.receive)).decode()
         return dict(parse_qsl(body, keep_blank_values=True, max_num_fields=MAX_FIELDS))
     except (UnicodeDecodeError, ValueError):
         detail = "the form is not valid UTF-8 URL-encoded data"
         raise HTTPException(status_code=400, detail=detail) from None
+
+
+async def _body(receive: Receive) -> bytes:
+    """The request body, read from the server's messages (a provider's post is one)."""
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)

@@ -167,17 +167,21 @@ def test_silence_through_the_webhooks(client, session):
 
 
 def test_hotline_hang_up_midway_keeps_a_partial_report(client, session):
-    WebhookCall(client, "CA0009").call_hotline().press("1", "1", "2")
+    call = WebhookCall(client, "CA0009").call_hotline().press("1", "1", "2")
     response = signed_post(
         client,
         "/webhooks/twilio/hotline/status",
         {"CallSid": "CA0009", "CallStatus": "completed"},
     )
     assert response.status_code == 204
-    # The same status again changes nothing.
+    ended = session.scalar(select(CallSession.ended_at).where(CallSession.call_sid == "CA0009"))
+    session.rollback()
+    # The same status again, and a late key press, change nothing.
     signed_post(
         client, "/webhooks/twilio/hotline/status", {"CallSid": "CA0009", "CallStatus": "completed"}
     )
+    late = signed_post(client, gather_path(call.twiml), {"CallSid": "CA0009", "Digits": "1"})
+    assert "<Hangup" in late.text
     report = session.scalar(select(HotlineReport))
     assert report.channel == ReportChannel.hotline
     assert report.complete is False
@@ -186,6 +190,8 @@ def test_hotline_hang_up_midway_keeps_a_partial_report(client, session):
     assert len(session.scalars(select(HotlineReport)).all()) == 1
     stored = session.scalar(select(CallSession).where(CallSession.call_sid == "CA0009"))
     assert stored.status == CallSessionStatus.finished and stored.outcome == "hung_up"
+    assert ended is not None and stored.ended_at == ended and stored.started_at <= ended
+    assert len(stored.answers) == 3
 
 
 def test_bluezone_link_is_texted_by_a_job_after_the_call_step(client, session):
