@@ -165,10 +165,10 @@ def get_library(folder: Path | None = None) -> Library:
     """The library of the configured content folder, reloaded when a file changes."""
     folder = _resolved(folder) if folder is not None else _configured_folder()
     now = time.monotonic()
-    with _lock:
-        cached = _cache.get(folder)
-        if cached is not None and now - _checked.get(folder, 0.0) < RECHECK_SECONDS:
-            return cached[1]
+    # Read without the lock (each webhook asks): entries are replaced whole, never changed.
+    cached = _cache.get(folder)
+    if cached is not None and now - _checked.get(folder, 0.0) < RECHECK_SECONDS:
+        return cached[1]
     fingerprint = _fingerprint(folder)
     with _lock:
         _checked[folder] = now
