@@ -95,7 +95,12 @@ def run(contacts: int, cps: float, cap: int, workers: int, database_url: str | N
     from robocall.schema import upgrade
     from robocall.telephony.base import CallDirection
     from robocall.telephony.models import Call
-    from robocall.workers.connection import embedded_socket_path, get_redis, reset_redis
+    from robocall.workers.connection import (
+        embedded_socket_path,
+        get_redis,
+        reset_redis,
+        shutdown_embedded,
+    )
 
     dispose_engine()
     reset_redis()
@@ -164,7 +169,7 @@ def run(contacts: int, cps: float, cap: int, workers: int, database_url: str | N
                 db_session=db_session,
                 preset="bluezone_guide_call",
                 name="bench",
-                window="00:00-23:59",
+                window="00:00-24:00",
                 cps=cps,
                 max_concurrent=cap,
                 max_attempts=1,
@@ -207,6 +212,7 @@ def run(contacts: int, cps: float, cap: int, workers: int, database_url: str | N
         for procs in processes.values():
             for process in procs:
                 process.wait(timeout=30)
+        shutdown_embedded()  # this run's Redis server
     calls = int(stats["calls_created"])
     span = asked[-1] - asked[0] if asked else 0.0
     per_call = {kind: 1000 * seconds / max(calls, 1) for kind, seconds in cpu.items()}

@@ -18,6 +18,7 @@ from typing import Any
 from robocall.campaigns.dispatch import sweep, tick
 from robocall.campaigns.models import Campaign, CampaignStatus
 from robocall.campaigns.results import progress
+from robocall.campaigns.tasks import finish_dialling
 from robocall.config import get_settings, reset_settings_cache
 from robocall.db import session_scope
 from robocall.workers.connection import REDIS_DOWN
@@ -69,6 +70,12 @@ def run_until_done(
     finished = threading.Event()
 
     def work() -> None:
+        try:
+            work_until_finished()
+        finally:
+            finish_dialling()  # this worker's dialling threads
+
+    def work_until_finished() -> None:
         # Burst runs in a loop: the worker returns whenever the queues are empty, so it
         # stops promptly (and cleanly) when the campaign ends. Redis unreachable: a new worker
         # once it answers again (the jobs it lost are queued again by the sweeper).

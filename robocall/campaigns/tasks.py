@@ -8,6 +8,7 @@ leaves a trace the sweeper resolves by asking the provider, never by dialling bl
 
 from __future__ import annotations
 
+import concurrent.futures
 import datetime as dt
 import logging
 import threading
@@ -16,6 +17,7 @@ from collections import Counter
 from collections.abc import Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 
 from sqlalchemy import bindparam, case, delete, select, update
 from sqlalchemy.orm import Session
@@ -62,7 +64,7 @@ NO_SLOT_BACKOFF = dt.timedelta(seconds=1)
 # SLOT_WAIT (calls end all the time in a busy campaign), then gives the attempt back.
 SLOT_WAIT = dt.timedelta(seconds=1)
 SLOT_POLL = 0.02
-DIAL_THREADS = 3  # attempts of one dial job in progress at once
+DIAL_THREADS = 3  # attempts a worker dials at once
 REDIS_DOWN_BACKOFF = dt.timedelta(seconds=2)  # Redis unreachable: not dialled, try after this
 UNCERTAIN_LOOKBACK = dt.timedelta(seconds=10)  # provider clocks may differ a little
 
@@ -101,8 +103,9 @@ class _Dial:
     per_second: float  # the campaign's rate limit
 
 
-def place_calls(attempt_ids: list[int]) -> str:
-    """Dial several claimed attempts (the rq job); what happened to them, counted.
+def place_calls(attempt_ids: list[int], *, wait: bool = False) -> str:
+    """Dial several claimed attempts (the rq job); what happened to those already done,
+    counted.
 
     The scheduler gives a worker as many attempts as it dials in a fraction of a second at
     the campaign's rate, so that a busy campaign does not pay rq's bookkeeping on every call.
@@ -110,18 +113,68 @@ def place_calls(attempt_ids: list[int]) -> str:
     provider's answer or the database, the next is claimed, so a single worker keeps up with
     the rate (the rate and concurrency slots are shared in Redis, whoever asks). Once one
     found every concurrency slot taken for the whole wait, the others no longer wait for one.
+
+    The job returns once its last attempt has begun, not ended (`wait`: once every attempt
+    is done): the worker takes its next job while the last ones are still being dialled, so
+    its dialling threads never stand idle through rq's bookkeeping between two jobs, which
+    left rate slots unused when one worker dialled a campaign alone.
     """
     full = threading.Event()
+    last_began = threading.Event()
 
-    def dial(attempt_id: int) -> str:
+    def dial(index: int, attempt_id: int) -> str:
+        if index == len(attempt_ids) - 1:
+            last_began.set()
         outcome = place_call(attempt_id, slot_wait=dt.timedelta(0) if full.is_set() else SLOT_WAIT)
         if outcome == "no_slot":
             full.set()
         return outcome
 
-    with ThreadPoolExecutor(max_workers=min(DIAL_THREADS, len(attempt_ids) or 1)) as pool:
-        outcomes = Counter(pool.map(dial, attempt_ids))
-    return ", ".join(f"{outcome} {count}" for outcome, count in sorted(outcomes.items()))
+    if not attempt_ids:
+        return ""
+    dialler = _dialler()
+    futures = [dialler.submit(dial, *item) for item in enumerate(attempt_ids)]
+    for attempt_id, future in zip(attempt_ids, futures, strict=True):
+        future.add_done_callback(partial(_log_failure, attempt_id))
+    if wait:
+        concurrent.futures.wait(futures)
+    else:
+        last_began.wait()
+    outcomes = Counter(
+        future.result() if future.exception() is None else "failed"
+        for future in futures
+        if future.done()
+    )
+    outcomes["still dialling"] = sum(not future.done() for future in futures)
+    return ", ".join(f"{outcome} {count}" for outcome, count in sorted(outcomes.items()) if count)
+
+
+# The dialling threads of each rq worker (a worker process's main thread, or one of the
+# threads of `campaign run`): they outlive a job, so a job's last attempts overlap the next.
+_diallers = threading.local()
+
+
+def _dialler() -> ThreadPoolExecutor:
+    pool: ThreadPoolExecutor | None = getattr(_diallers, "pool", None)
+    if pool is None:
+        pool = _diallers.pool = ThreadPoolExecutor(DIAL_THREADS, thread_name_prefix="dial")
+    return pool
+
+
+def finish_dialling() -> None:
+    """Wait for the attempts this worker is still dialling, and end its dialling threads
+    (when the worker stops)."""
+    pool: ThreadPoolExecutor | None = getattr(_diallers, "pool", None)
+    if pool is not None:
+        _diallers.pool = None
+        pool.shutdown(wait=True)
+
+
+def _log_failure(attempt_id: int, future: concurrent.futures.Future[str]) -> None:
+    # An attempt left dialling by a failure is resolved by the sweeper (recover_attempt).
+    exc = future.exception()
+    if exc is not None:
+        log.error("dialling attempt %s failed", attempt_id, exc_info=exc)
 
 
 def place_call(

@@ -117,6 +117,10 @@ def run_worker(queues: list[str] | None, health_port: int | None, burst: bool = 
                 backoff = min(backoff * 2, REDIS_BACKOFF[1])
     except StopRequested:
         log.info("worker stopped")
+    finally:
+        from robocall.campaigns.tasks import finish_dialling
+
+        finish_dialling()  # the calls of its last job still being dialled
 
 
 def _close_command_channel(worker: SimpleWorker | None) -> None:

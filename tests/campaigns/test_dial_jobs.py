@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 
 from sqlalchemy import select
 
@@ -57,7 +58,7 @@ def test_with_the_cap_full_a_dial_job_gives_its_attempts_back_for_later(
     assert isinstance(
         tasks._claim_for_dialling(first, None, polled=False, give_up=False), tasks._Dial
     )
-    assert tasks.place_calls(others) == "no_slot 6"
+    assert tasks.place_calls(others, wait=True) == "no_slot 6"
     session.expire_all()
     # Given back: the attempts are gone and do not count; each person waits for a slot.
     assert session.scalars(select(Attempt.id)).all() == [first]
@@ -68,3 +69,29 @@ def test_with_the_cap_full_a_dial_job_gives_its_attempts_back_for_later(
     assert len(waiting) == 6
     assert {(t.status, t.attempts_made) for t in waiting} == {(TargetStatus.pending, 0)}
     assert all(t.next_at is not None and t.next_at > utcnow() for t in waiting)
+
+
+def test_a_worker_takes_its_next_job_while_the_last_attempts_of_one_are_dialled(monkeypatch):
+    # Each attempt is "dialled" until the test lets it end.
+    ended = {attempt_id: threading.Event() for attempt_id in range(1, 6)}
+    began: list[int] = []
+
+    def place_call(attempt_id: int, now=None, *, slot_wait) -> str:
+        began.append(attempt_id)
+        assert ended[attempt_id].wait(10)
+        return "placed"
+
+    monkeypatch.setattr(tasks, "place_call", place_call)
+    try:
+        # Three at a time: once the first ends, the fourth (the last) begins, and the job returns.
+        ended[1].set()
+        assert tasks.place_calls([1, 2, 3, 4]) == "placed 1, still dialling 3"
+        # The next job's attempt begins on the first dialling thread that comes free.
+        ended[2].set()
+        assert tasks.place_calls([5]) == "still dialling 1"
+        assert sorted(began) == [1, 2, 3, 4, 5]
+        assert began[3:] == [4, 5]
+    finally:
+        for event in ended.values():
+            event.set()
+        tasks.finish_dialling()  # a stopping worker waits for the calls it is dialling
