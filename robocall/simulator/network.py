@@ -283,6 +283,7 @@ class Network(Messaging):
                 await asyncio.sleep(wait)
             next_start = max(loop.time(), next_start) + 1.0 / max(self.calls_per_second, 0.001)
             call.dialled_at = loop.time()
+            call.live = True
             self.live_calls += 1
             self._undialled -= 1
             self.peak_live_calls = max(self.peak_live_calls, self.live_calls)
@@ -323,7 +324,7 @@ class Network(Messaging):
             self.transcripts.add(call.sid, "error", "the simulator broke down; see its log")
             await self.finish(call, "failed")
         finally:
-            self.live_calls -= 1
+            self._not_live(call)
             if self._slots is not None:
                 self._slots.release()
 
@@ -402,6 +403,8 @@ class Network(Messaging):
             return False
         call.status = status
         call.end_time = call.date_updated = now()
+        # Over for the provider's counts now, before its last callbacks are delivered.
+        self._not_live(call)
         if call.start_time is not None:
             real = (call.end_time - call.start_time).total_seconds()
             call.duration_seconds = round(real / self.time_factor) if self.time_factor else 0
@@ -410,6 +413,11 @@ class Network(Messaging):
         self.transcripts.add(call.sid, "end", f"call {status}", duration=call.duration_seconds)
         log.info("simulated call %s to %s ended: %s", call.sid, mask_phone(call.to), status)
         return True
+
+    def _not_live(self, call: SimCall) -> None:
+        if call.live:
+            call.live = False
+            self.live_calls -= 1
 
     async def _ended(self, call: SimCall) -> None:
         await self.status_event(call, "completed")

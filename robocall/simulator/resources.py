@@ -82,6 +82,7 @@ class SimCall:
     sequence_number: int = 0  # of the next status callback
     gather_step: int = 0  # Gathers the resident has reached so far
     dialled_at: float | None = None  # event-loop time the network started dialling
+    live: bool = False  # dialled and not yet ended (counted in the network's live calls)
     # Set by an API update: hang up, or fetch new TwiML from `redirect`.
     interrupt: asyncio.Event = field(default_factory=asyncio.Event)
     hangup_requested: bool = False
