@@ -10,7 +10,7 @@ from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
-from starlette.routing import Mount
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from robocall.campaigns.routes import router as campaigns_router
 from robocall.campaigns.wiring import wire_once
@@ -21,7 +21,6 @@ from robocall.importers.routes import router as imports_router
 from robocall.ivr import routes as ivr_routes
 from robocall.ivr import wiring as ivr_wiring
 from robocall.telephony import routes as telephony_routes
-from robocall.telephony.service import WEBHOOKS
 from robocall.web import auth_routes
 from robocall.web.auth import LoginRequired
 from robocall.web.pages import (
@@ -35,16 +34,32 @@ from robocall.web.pages import (
     upload,
 )
 from robocall.web.pages.common import error_page
+from robocall.web.webhook_auth import is_webhook, webhooks_app
 from robocall.workers.health import check_health
 
 SESSION_HOURS = 12  # a working day; then staff sign in again
+
+
+class RobocallApp(FastAPI):
+    """The application: provider webhooks are answered by `provider_webhooks` (see `webhooks_app`),
+    everything else by FastAPI."""
+
+    provider_webhooks: ASGIApp
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if is_webhook(scope):
+            scope["app"] = self
+            await self.provider_webhooks(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
 
 
 def create_app() -> FastAPI:
     """Build the robocall web application."""
     settings = get_settings()
     ivr_wiring.install()
-    app = FastAPI(title="robocall", version="0.1.0")
+    app = RobocallApp(title="robocall", version="0.1.0")
+    app.provider_webhooks = webhooks_app([*ivr_routes.routes, *telephony_routes.routes])
     app.add_middleware(
         SessionMiddleware,
         secret_key=settings.secret_key.get_secret_value(),
@@ -53,10 +68,6 @@ def create_app() -> FastAPI:
         same_site="lax",
         https_only=settings.public_url.startswith("https://"),
     )
-    # Provider webhooks first: during a campaign they are most of the requests, and routes
-    # are tried in order.
-    webhooks = Mount(WEBHOOKS, routes=[*ivr_routes.routes, *telephony_routes.routes])
-    app.router.routes.insert(0, webhooks)
     app.mount("/static", StaticFiles(directory=Path(__file__).with_name("static")), name="static")
     app.include_router(auth_routes.router)
 

@@ -6,11 +6,16 @@ from collections.abc import Awaitable, Callable
 from urllib.parse import parse_qsl
 
 from fastapi import HTTPException, Request, Response
+from fastapi.exception_handlers import http_exception_handler
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.errors import ServerErrorMiddleware
+from starlette.middleware.exceptions import ExceptionMiddleware
 from starlette.requests import ClientDisconnect
 from starlette.routing import BaseRoute, Route
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from robocall.config import get_settings
+from robocall.telephony.service import WEBHOOKS
 from robocall.telephony.signature import is_valid_signature, public_url_for
 
 
@@ -40,11 +45,11 @@ def provider_webhook(routes: list[BaseRoute], path: str) -> Callable[[Webhook], 
     """Add `handler(request, form)` to `routes` as the POST webhook `path` (under
     /webhooks/twilio), called only with a correctly signed form.
 
-    Plain Starlette routes, mounted together before the app's other routes, not FastAPI
-    endpoints: the provider fixes what it posts, so there is nothing for FastAPI to validate
-    or document, and its per-request parameter machinery and route matching would cost a
-    webhook as much as reading and writing the call (webhooks are most of the requests
-    while a campaign runs). Query parameters are read with `query_int`.
+    Plain Starlette routes, answered by `webhooks_app` before the application's middleware,
+    not FastAPI endpoints: the provider fixes what it posts, so there is nothing for FastAPI
+    to validate or document, and its per-request machinery would cost a webhook as much as
+    reading and writing the call (webhooks are most of the requests while a campaign runs).
+    Query parameters are read with `query_int`.
     """
 
     def register(handler: Webhook) -> Webhook:
@@ -68,6 +73,56 @@ class _SignedWebhook:
         request = Request(scope, receive, send)
         response = await self.handler(request, await signed_form(request))
         await response(scope, receive, send)
+
+
+def webhooks_app(routes: list[BaseRoute]) -> ASGIApp:
+    """The ASGI app answering the provider webhooks under /webhooks/twilio (`routes`).
+
+    The application hands it webhook requests before its own middleware (sessions, its
+    telemetry and body limit, the routing of every page and API): webhooks use none of it,
+    and are most of the requests while a campaign runs. Errors are answered as the
+    application answers them for /webhooks/: JSON for an HTTPException (404 and 405 too),
+    a bare 500 otherwise; a body is limited to MAX_BODY here.
+    """
+    handlers = {StarletteHTTPException: _json_error}
+    return ServerErrorMiddleware(ExceptionMiddleware(_WebhookRouter(routes), handlers=handlers))
+
+
+class _WebhookRouter:
+    """Each webhook by its exact path (one dictionary lookup, no patterns to try)."""
+
+    def __init__(self, routes: list[BaseRoute]) -> None:
+        self.by_path: dict[str, ASGIApp] = {}
+        for route in routes:
+            assert isinstance(route, Route) and route.methods == {"POST"}, route
+            self.by_path[WEBHOOKS + route.path] = route.endpoint
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        webhook = self.by_path.get(route_path(scope))
+        if webhook is None:
+            raise StarletteHTTPException(status_code=404)
+        if scope["method"] != "POST":
+            raise StarletteHTTPException(status_code=405, headers={"Allow": "POST"})
+        await webhook(scope, receive, send)
+
+
+def route_path(scope: Scope) -> str:
+    """The request's path within the application (without the root path it is served at)."""
+    path, root = scope["path"], scope.get("root_path", "")
+    return path[len(root) :] if root and path.startswith(root) else path
+
+
+def is_webhook(scope: Scope) -> bool:
+    """Whether the request is for a provider webhook (answered by `webhooks_app`)."""
+    return scope["type"] == "http" and route_path(scope).startswith(_UNDER_WEBHOOKS)
+
+
+_UNDER_WEBHOOKS = WEBHOOKS + "/"
+
+
+async def _json_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)  # FastAPI's too, and the router's 404/405
+    return await http_exception_handler(request, exc)
 
 
 def query_int(request: Request, name: str) -> int | None:
@@ -101,13 +156,23 @@ async def _form_fields(request: Request) -> dict[str, str]:
         raise HTTPException(status_code=400, detail=detail) from None
 
 
+# A provider's post is a few kilobytes at most (a long speech transcript included).
+MAX_BODY = 64 * 1024
+
+
 async def _body(receive: Receive) -> bytes:
-    """The request body, read from the server's messages (a provider's post is one)."""
+    """The request body, read from the server's messages (a provider's post is one); 413
+    beyond MAX_BODY."""
     chunks: list[bytes] = []
+    size = 0
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
             raise ClientDisconnect
-        chunks.append(message.get("body", b""))
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise HTTPException(status_code=413, detail=f"the body is over {MAX_BODY} bytes")
+        chunks.append(chunk)
         if not message.get("more_body", False):
             return chunks[0] if len(chunks) == 1 else b"".join(chunks)

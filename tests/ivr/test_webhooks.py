@@ -108,6 +108,25 @@ def test_missing_call_sid_is_a_clear_400(client):
     assert "CallSid" in response.json()["detail"]
 
 
+def test_webhook_paths_answer_errors_as_json_and_refuse_oversized_posts(client, session):
+    # Webhooks are answered before the application's middleware: errors still come as JSON.
+    lost = signed_post(client, "/webhooks/twilio/nowhere", {"CallSid": "CA0008"})
+    assert lost.status_code == 404 and lost.json() == {"detail": "Not Found"}
+    got = client.get("/webhooks/twilio/gather?step=1")
+    assert got.status_code == 405 and got.json() == {"detail": "Method Not Allowed"}
+    # A post far larger than any provider sends is refused before it is read whole.
+    huge = {"CallSid": "CA0009", "To": "+84901234567", "SpeechResult": "a" * 70_000}
+    refused = signed_post(client, "/webhooks/twilio/voice?flow=f1_tracing", huge)
+    assert refused.status_code == 413 and "65536 bytes" in refused.json()["detail"]
+    assert session.scalars(select(CallSession)).all() == []
+    session.rollback()  # let the webhook write
+    # The same call, posted as the provider does, is answered.
+    del huge["SpeechResult"]
+    answered = signed_post(client, "/webhooks/twilio/voice?flow=f1_tracing", huge)
+    assert answered.status_code == 200 and "<Gather" in answered.text
+    assert [c.call_sid for c in session.scalars(select(CallSession))] == ["CA0009"]
+
+
 def test_bad_query_parameters_are_named_and_change_nothing(client, session):
     call = WebhookCall(client, "CA0006").answer_outbound("f1_tracing")
     before = call.twiml
