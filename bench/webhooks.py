@@ -58,7 +58,6 @@ def bench_app() -> Any:
     first among the app's routes.
     """
     from fastapi import FastAPI, Response
-    from starlette.routing import Route
 
     from robocall.ivr import routes as ivr_routes
     from robocall.web.app import create_app
@@ -69,7 +68,7 @@ def bench_app() -> Any:
 
     # For reference: the same constant answered the way webhooks are (before the app's
     # middleware and routing), without signature check or database.
-    ivr_routes.routes.append(Route("/bench-bare", bare_webhook, methods=["POST"]))
+    ivr_routes.routes["/bench-bare"] = bare_webhook
     app: FastAPI = create_app()
 
     @app.post("/bench/bare")

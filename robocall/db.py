@@ -288,7 +288,7 @@ class DriverStatement:
         cursor.execute(compiled.sql, compiled.parameters(parameters))
         rows = cursor.fetchall()
         convert = compiled.results
-        if not any(convert):
+        if not compiled.converts_results:
             return [tuple(row) for row in rows]
         return [
             tuple(value if f is None else f(value) for f, value in zip(convert, row, strict=True))
@@ -332,6 +332,7 @@ class _CompiledStatement:
             column.type.dialect_impl(dialect).result_processor(dialect, None)
             for column in (selected if selected is not None and statement.is_select else [])
         ]
+        self.converts_results = any(self.results)
 
     def parameters(self, values: dict[str, Any]) -> Any:
         if self.order is None:

@@ -7,15 +7,13 @@ call's session row and its answers, and answers with TwiML from the database sta
 from __future__ import annotations
 
 from fastapi import HTTPException, Request, Response
-from starlette.routing import BaseRoute
 
 from robocall.ivr import service
 from robocall.ivr.models import CallDirection
-from robocall.web.webhook_auth import provider_webhook, query_int
+from robocall.web.webhook_auth import WebhookRoutes, provider_webhook, query_int
 from robocall.web.webhook_transaction import in_webhook_transaction
 
-# Mounted at /webhooks/twilio and tried in this order: the step of every key press first.
-routes: list[BaseRoute] = []
+routes: WebhookRoutes = {}  # under /webhooks/twilio, by path
 
 
 def _twiml(document: str) -> Response:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from fastapi import HTTPException, Request, Response
-from starlette.routing import BaseRoute
 
 from robocall.telephony.base import CallEventKind
 from robocall.telephony.service import (
@@ -12,10 +11,10 @@ from robocall.telephony.service import (
     record_message_event,
 )
 from robocall.telephony.twilio_provider import call_event_from, message_event_from
-from robocall.web.webhook_auth import provider_webhook
+from robocall.web.webhook_auth import WebhookRoutes, provider_webhook
 from robocall.web.webhook_transaction import in_webhook_transaction
 
-routes: list[BaseRoute] = []  # mounted at WEBHOOKS
+routes: WebhookRoutes = {}  # under /webhooks/twilio, by path
 
 # An empty TwiML answer: nothing to say back to the caller or sender.
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'

@@ -59,7 +59,7 @@ def create_app() -> FastAPI:
     settings = get_settings()
     ivr_wiring.install()
     app = RobocallApp(title="robocall", version="0.1.0")
-    app.provider_webhooks = webhooks_app([*ivr_routes.routes, *telephony_routes.routes])
+    app.provider_webhooks = webhooks_app(ivr_routes.routes, telephony_routes.routes)
     app.add_middleware(
         SessionMiddleware,
         secret_key=settings.secret_key.get_secret_value(),

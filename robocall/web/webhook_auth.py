@@ -11,7 +11,6 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.errors import ServerErrorMiddleware
 from starlette.middleware.exceptions import ExceptionMiddleware
 from starlette.requests import ClientDisconnect
-from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from robocall.config import get_settings
@@ -39,21 +38,23 @@ async def signed_form(request: Request) -> dict[str, str]:
 
 
 Webhook = Callable[[Request, dict[str, str]], Awaitable[Response]]
+WebhookRoutes = dict[str, ASGIApp]  # the ASGI app of each webhook, by its path under WEBHOOKS
 
 
-def provider_webhook(routes: list[BaseRoute], path: str) -> Callable[[Webhook], Webhook]:
+def provider_webhook(routes: WebhookRoutes, path: str) -> Callable[[Webhook], Webhook]:
     """Add `handler(request, form)` to `routes` as the POST webhook `path` (under
     /webhooks/twilio), called only with a correctly signed form.
 
-    Plain Starlette routes, answered by `webhooks_app` before the application's middleware,
-    not FastAPI endpoints: the provider fixes what it posts, so there is nothing for FastAPI
+    ASGI apps answered by `webhooks_app` before the application's middleware, not FastAPI
+    endpoints: the provider fixes what it posts, so there is nothing for FastAPI
     to validate or document, and its per-request machinery would cost a webhook as much as
     reading and writing the call (webhooks are most of the requests while a campaign runs).
     Query parameters are read with `query_int`.
     """
 
     def register(handler: Webhook) -> Webhook:
-        routes.append(Route(path, _SignedWebhook(handler), methods=["POST"], name=handler.__name__))
+        assert path not in routes, f"two webhooks for {path}"
+        routes[path] = _SignedWebhook(handler)
         return handler
 
     return register
@@ -62,8 +63,7 @@ def provider_webhook(routes: list[BaseRoute], path: str) -> Callable[[Webhook], 
 class _SignedWebhook:
     """The ASGI app of one webhook: check the signature, run the handler, send its answer.
 
-    An ASGI app rather than a request-response function, so Starlette adds no second
-    exception wrapper of its own: errors go to the application's handlers as for any route.
+    Errors it raises are answered by `webhooks_app` (JSON, as the application's own).
     """
 
     def __init__(self, handler: Webhook) -> None:
@@ -75,7 +75,7 @@ class _SignedWebhook:
         await response(scope, receive, send)
 
 
-def webhooks_app(routes: list[BaseRoute]) -> ASGIApp:
+def webhooks_app(*routes: WebhookRoutes) -> ASGIApp:
     """The ASGI app answering the provider webhooks under /webhooks/twilio (`routes`).
 
     The application hands it webhook requests before its own middleware (sessions, its
@@ -91,11 +91,12 @@ def webhooks_app(routes: list[BaseRoute]) -> ASGIApp:
 class _WebhookRouter:
     """Each webhook by its exact path (one dictionary lookup, no patterns to try)."""
 
-    def __init__(self, routes: list[BaseRoute]) -> None:
+    def __init__(self, routes: tuple[WebhookRoutes, ...]) -> None:
         self.by_path: dict[str, ASGIApp] = {}
-        for route in routes:
-            assert isinstance(route, Route) and route.methods == {"POST"}, route
-            self.by_path[WEBHOOKS + route.path] = route.endpoint
+        for group in routes:
+            for path, webhook in group.items():
+                assert WEBHOOKS + path not in self.by_path, f"two webhooks for {path}"
+                self.by_path[WEBHOOKS + path] = webhook
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         webhook = self.by_path.get(route_path(scope))
@@ -143,11 +144,11 @@ MAX_FIELDS = 200
 
 async def _form_fields(request: Request) -> dict[str, str]:
     """The posted fields. Providers post URL-encoded forms, parsed here directly (a step
-    webhook runs for every key a caller presses); anything else goes through Starlette."""
+    webhook runs for every key a caller presses); any other body is refused (415)."""
     content_type = request.headers.get("content-type", "")
     if content_type.split(";", 1)[0].strip().lower() != "application/x-www-form-urlencoded":
-        form = await request.form()
-        return {key: str(value) for key, value in form.multi_items()}
+        detail = "a webhook takes an application/x-www-form-urlencoded form"
+        raise HTTPException(status_code=415, detail=detail)
     try:
         body = (await _body(request.receive)).decode()
         return dict(parse_qsl(body, keep_blank_values=True, max_num_fields=MAX_FIELDS))

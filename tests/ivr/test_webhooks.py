@@ -108,7 +108,7 @@ def test_missing_call_sid_is_a_clear_400(client):
     assert "CallSid" in response.json()["detail"]
 
 
-def test_webhook_paths_answer_errors_as_json_and_refuse_oversized_posts(client, session):
+def test_webhook_paths_answer_errors_as_json_and_refuse_oversized_or_unencoded_posts(client, session):
     # Webhooks are answered before the application's middleware: errors still come as JSON.
     lost = signed_post(client, "/webhooks/twilio/nowhere", {"CallSid": "CA0008"})
     assert lost.status_code == 404 and lost.json() == {"detail": "Not Found"}
@@ -118,6 +118,11 @@ def test_webhook_paths_answer_errors_as_json_and_refuse_oversized_posts(client, 
     huge = {"CallSid": "CA0009", "To": "+84901234567", "SpeechResult": "a" * 70_000}
     refused = signed_post(client, "/webhooks/twilio/voice?flow=f1_tracing", huge)
     assert refused.status_code == 413 and "65536 bytes" in refused.json()["detail"]
+    # Providers post URL-encoded forms; another body is refused by name, unread.
+    as_json = client.post(
+        "/webhooks/twilio/voice?flow=f1_tracing", json={"CallSid": "CA0009", "To": "+849"}
+    )
+    assert as_json.status_code == 415 and "x-www-form-urlencoded" in as_json.json()["detail"]
     assert session.scalars(select(CallSession)).all() == []
     session.rollback()  # let the webhook write
     # The same call, posted as the provider does, is answered.
