@@ -36,10 +36,13 @@ def _start(tag: str, attributes: Mapping[str, str]) -> str:
 
 
 def _element(tag: str, text: str | None = None, **attributes: str) -> str:
+    return _container(tag, attributes, _escape_text(text) if text else "")
+
+
+def _container(tag: str, attributes: Mapping[str, str], inner: str) -> str:
+    """An element around `inner` (markup already written), or empty."""
     start = _start(tag, attributes)
-    if not text:
-        return f"{start} />"
-    return f"{start}>{_escape_text(text)}</{tag}>"
+    return f"{start}>{inner}</{tag}>" if inner else f"{start} />"
 
 
 class Twiml:
@@ -93,8 +96,7 @@ class Twiml:
                 inner.append(_element("Play", audio))
             elif text:
                 self._say(inner, text, voice, language)
-        start = _start("Gather", attributes)
-        self.parts.append(f"{start}>{''.join(inner)}</Gather>" if inner else f"{start} />")
+        self.parts.append(_container("Gather", attributes, "".join(inner)))
 
     def record(self, *, action: str, max_seconds: int, timeout: int = 5) -> None:
         self.parts.append(
@@ -113,15 +115,13 @@ class Twiml:
         attributes = {"action": action, "method": "POST", "timeout": str(timeout)}
         if caller_id:
             attributes["callerId"] = caller_id
-        number_element = _element("Number", number)
-        self.parts.append(f"{_start('Dial', attributes)}>{number_element}</Dial>")
+        self.parts.append(_container("Dial", attributes, _element("Number", number)))
 
     def hangup(self) -> None:
         self.parts.append(_element("Hangup"))
 
     def to_xml(self) -> str:
-        body = "".join(self.parts)
-        response = f"<Response>{body}</Response>" if body else "<Response />"
+        response = _container("Response", {}, "".join(self.parts))
         return f'<?xml version="1.0" encoding="UTF-8"?>{response}'
 
 

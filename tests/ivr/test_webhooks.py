@@ -108,7 +108,7 @@ def test_missing_call_sid_is_a_clear_400(client):
     assert "CallSid" in response.json()["detail"]
 
 
-def test_webhook_paths_answer_errors_as_json_and_refuse_oversized_or_unencoded_posts(client, session):
+def test_webhook_errors_are_json_and_oversized_or_unencoded_posts_refused(client, session):
     # Webhooks are answered before the application's middleware: errors still come as JSON.
     lost = signed_post(client, "/webhooks/twilio/nowhere", {"CallSid": "CA0008"})
     assert lost.status_code == 404 and lost.json() == {"detail": "Not Found"}
