@@ -20,6 +20,8 @@ from robocall.hotline.routes import router as reports_router
 from robocall.importers.routes import router as imports_router
 from robocall.ivr import routes as ivr_routes
 from robocall.ivr import wiring as ivr_wiring
+from robocall.ivr.library import get_library
+from robocall.kit.heap import settle_heap
 from robocall.telephony import routes as telephony_routes
 from robocall.web import auth_routes
 from robocall.web.auth import LoginRequired
@@ -101,3 +103,17 @@ def create_app() -> FastAPI:
     app.include_router(campaigns_router)
     wire_once()
     return app
+
+
+def served_app() -> FastAPI:
+    """The application as `robocall serve` runs it (uvicorn's factory in each worker)."""
+    app = create_app()
+    ready_to_serve()
+    return app
+
+
+def ready_to_serve() -> None:
+    """Before the first request: load the flows (the first call does not wait for them, and
+    the collector need not look at them again), then settle the heap (`settle_heap`)."""
+    get_library()
+    settle_heap()

@@ -150,7 +150,7 @@ def run_serve(host: str, port: int, workers: int, reload: bool = False) -> None:
     if workers > 1:
         options["workers"] = workers
     uvicorn.run(
-        "robocall.web.app:create_app",
+        "robocall.web.app:served_app",
         factory=True,
         log_level=get_settings().log_level.lower(),
         reload=reload,
