@@ -1,6 +1,6 @@
 """Webhook speed: the IVR step and the call-status endpoints against a bare FastAPI endpoint.
 
-    uv run python bench/webhooks.py [--requests 2000] [--rounds 3] [--concurrency 200]
+    uv run python bench/webhooks.py [--requests 1000] [--rounds 9] [--concurrency 200]
                                     [--rate 200]
 
 One server process (uvicorn, one worker, the real app on the embedded SQLite database) listens
@@ -9,7 +9,10 @@ measures, for each endpoint:
 - saturation: `--requests` signed POSTs with `--concurrency` in flight: requests/s, p50, p99.
   The endpoints take turns, `--rounds` times (bare, step, status, bare, step, …), so that a
   shared machine's changes of speed fall on all of them; each endpoint's share of the bare
-  endpoint's throughput is taken within each round, and the median round is reported;
+  endpoint's throughput is taken within each round, and the median round is reported. Many
+  short rounds rather than a few long ones: this machine's speed moves by a third within
+  seconds, so the endpoints are compared within about a second of each other, and a few
+  rounds caught at a slow moment do not move the median;
 - paced: `--rate` requests/s for a few seconds: p50, p99 (the goal is p99 < 50 ms).
 The bare endpoint is `POST /bench/bare`, an `async def` FastAPI route returning a constant
 TwiML string without signature check or database, served by the same process and tried
@@ -82,8 +85,12 @@ def bench_app() -> Any:
 def _serve(sock: socket.socket, var_dir: str, database_url: str | None) -> None:
     import uvicorn
 
+    from robocall.web.app import ready_to_serve
+
     _environment(Path(var_dir), database_url)
-    config = uvicorn.Config(bench_app(), log_level="warning", access_log=False, lifespan="off")
+    app = bench_app()
+    ready_to_serve()  # as `robocall serve` does
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
     uvicorn.Server(config).run(sockets=[sock])
 
 
@@ -219,8 +226,8 @@ def _figures(latencies: list[float], throughput: float) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=2000, help="per endpoint and round")
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--requests", type=int, default=1000, help="per endpoint and round")
+    parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--concurrency", type=int, default=200)
     parser.add_argument("--rate", type=float, default=200.0)
     parser.add_argument("--paced-seconds", type=float, default=5.0)
