@@ -83,6 +83,7 @@ def serve(
     """Serve the simulator's REST API (Twilio's 2010-04-01 subset) until Ctrl-C."""
     if ctx.invoked_subcommand is not None:
         return
+    from robocall.kit.heap import settle_heap
     from robocall.kit.masking import configure_logging
     from robocall.simulator.embedded import build_network, start_simulator
     from robocall.simulator.personas import Personas
@@ -98,6 +99,7 @@ def serve(
         calls_per_second=cps,
         max_concurrent=max_concurrent,
     )
+    settle_heap(collect_less_often=True)  # a long-running server: see robocall.kit.heap
     try:
         server = start_simulator(network, host=host, port=port)
     except OSError as exc:

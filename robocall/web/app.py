@@ -116,4 +116,4 @@ def ready_to_serve() -> None:
     """Before the first request: load the flows (the first call does not wait for them, and
     the collector need not look at them again), then settle the heap (`settle_heap`)."""
     get_library()
-    settle_heap()
+    settle_heap(collect_less_often=True)

@@ -16,6 +16,7 @@ from rq.exceptions import StopRequested
 from rq.timeouts import TimerDeathPenalty
 
 from robocall.config import get_settings
+from robocall.kit.heap import settle_heap
 from robocall.kit.masking import configure_logging
 from robocall.schema import ensure_schema
 from robocall.workers.connection import REDIS_DOWN, get_redis
@@ -94,6 +95,7 @@ def run_worker(queues: list[str] | None, health_port: int | None, burst: bool = 
     """Work on the queues until Ctrl-C/SIGTERM (rq's warm shutdown)."""
     bootstrap()
     warm_up()
+    settle_heap()
     if health_port:
         start_health_server(health_port, "worker")
     backoff = REDIS_BACKOFF[0]
@@ -133,6 +135,7 @@ def _close_command_channel(worker: SimpleWorker | None) -> None:
 def run_scheduler(health_port: int | None, stop: threading.Event | None = None) -> None:
     """Run periodic jobs while this scheduler holds the leader lease."""
     bootstrap()
+    settle_heap()
     stop = stop or threading.Event()
     if health_port:
         start_health_server(health_port, "scheduler")
