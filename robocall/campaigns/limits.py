@@ -3,10 +3,13 @@
 Rate: evenly spaced slots per (provider account, caller ID), one call each (the generic cell
 rate algorithm, with reservation). A worker reserves the next free slot, at most
 RESERVE_AHEAD seconds away, sleeps until it and dials: with a backlog every slot is used,
-however late a worker comes back, and no second holds more than `rate` calls. Slots are
-RATE_HEADROOM wider than the rate asks, so that a request delayed on its way to the provider
-followed by a prompt one never puts `rate + 1` into one second as the provider counts them.
-The Redis server's clock is used, so workers on machines with different clocks agree.
+however late a worker comes back, and no second holds more than `rate` calls. A slot is
+used only if the provider is asked at most LATE_TOLERANCE after it (checked when the call
+is stamped, right before the request: `take` returns that last moment), and slots are
+RATE_HEADROOM wider than the rate asks, a little more than LATE_TOLERANCE a second: then
+`rate + 1` calls span more than a second even when the first of them was asked as late as
+allowed and the last on time. The Redis server's clock is used, so workers on machines with
+different clocks agree.
 
 Concurrency: the calls in flight are members of a sorted set scored by when they are
 presumed dead (a safety net if neither the final callback nor the sweeper releases them).
@@ -29,9 +32,11 @@ from robocall.workers.connection import REDIS_DOWN
 log = logging.getLogger(__name__)
 
 OUTAGE_PATIENCE = 30.0  # seconds a worker holding a claimed call waits for Redis to come back
-RATE_HEADROOM = 0.015  # slots this much wider than 1/rate (1.5 %)
 RESERVE_AHEAD = 1.0  # seconds: a worker holds a slot at most this far in the future
-LATE_TOLERANCE = 0.004  # seconds: a slot is used only this late at most
+LATE_TOLERANCE = 0.006  # seconds: a slot is used only this late at most
+# Slots this much wider than 1/rate: above LATE_TOLERANCE (seconds) per second, with 2 ms
+# to spare, so a late first call and a prompt last one never put rate + 1 into one second.
+RATE_HEADROOM = LATE_TOLERANCE + 0.002
 
 # KEYS[1]: the next free slot (µs, Redis clock). ARGV: slot width µs, reserve-ahead µs.
 # Returns {1, slot, now} when the slot is reserved, or {0, wait µs, now} when the next free
@@ -122,35 +127,41 @@ class RateLimiter:
         self.slot_us = value
         return True, max(value - now, 0) / 1_000_000
 
-    def take(self) -> None:
-        """Return in a slot of this caller's own: reserve one, then sleep until it.
+    def take(self) -> float:
+        """Return in a slot of this caller's own: reserve one, then sleep until it. Returns
+        the slot's last moment (monotonic clock): the provider must be asked by then, or the
+        slot given up (`telephony.service.TooLate`) and another taken.
 
         A caller that wakes more than LATE_TOLERANCE after its slot (a busy machine) gives
         the slot up and reserves another: dialling late, right before the next slot's
-        owner dials on time, would put two calls closer than the rate allows.
+        owner dials on time, would put two calls closer than the rate allows. The slot's
+        moment on this machine's clock lies between the request to Redis and its answer:
+        the caller sleeps until the latest it could be, and the last moment counts from
+        the earliest, so a slow answer (another thread holding the interpreter) cannot
+        move a call later than the tolerance.
         """
         while True:
+            asked = time.monotonic()
             reserved, wait = self.reserve()
-            due = time.monotonic() + wait
             if wait > 0:
                 time.sleep(wait)
-            if reserved and time.monotonic() - due <= LATE_TOLERANCE:
-                return
+            last_moment = asked + wait + LATE_TOLERANCE
+            if reserved and time.monotonic() <= last_moment:
+                return last_moment
 
 
-def wait_for_rate_slot(limiter: RateLimiter, *, patience: float = OUTAGE_PATIENCE) -> bool:
-    """Block until a rate slot of this caller's own comes; False if Redis stayed unreachable
-    for `patience` seconds."""
+def wait_for_rate_slot(limiter: RateLimiter, *, patience: float = OUTAGE_PATIENCE) -> float | None:
+    """Block until a rate slot of this caller's own comes, and return its last moment (see
+    `RateLimiter.take`); None if Redis stayed unreachable for `patience` seconds."""
     gave_up_at = time.monotonic() + patience
     backoff = 0.1  # seconds, doubled up to 1 s while Redis is unreachable
     while True:
         try:
-            limiter.take()
-            return True
+            return limiter.take()
         except REDIS_DOWN as exc:
             if time.monotonic() >= gave_up_at:
                 log.warning("Redis still unreachable; this call or SMS waits for later (%s)", exc)
-                return False
+                return None
             log.warning("Redis unreachable while waiting for a rate slot; retrying (%s)", exc)
             time.sleep(backoff)
             backoff = min(backoff * 2, 1.0)

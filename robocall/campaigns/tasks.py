@@ -202,33 +202,40 @@ def place_call(
         caller_id=dial.caller_id,
         per_second=dial.per_second,
     )
-    if not wait_for_rate_slot(limiter):
-        return _not_dialled(attempt_id, REDIS_DOWN_BACKOFF)
     query = {
         "flow": dial.flow or "",
         "attempt": str(attempt_id),
         "contact": str(dial.contact_id or ""),
     }
-    with session_scope() as db_session:
-        try:
-            call = telephony.place_call(
-                db_session=db_session,
-                to=dial.phone,
-                answer_url=telephony.webhook_url(telephony.VOICE_PATH, query),
-                machine_detection=dial.amd,
-                caller_id=dial.caller_id,
-            )
-        except ProviderUnavailable:
-            db_session.rollback()
-            return _not_dialled(attempt_id, UNAVAILABLE_BACKOFF)
-        except ProviderRejected as exc:
-            db_session.rollback()
-            _rejected(attempt_id, exc.code)
-            return "rejected"
-        except ProviderUncertain:
-            db_session.rollback()
-            return _after_uncertain(attempt_id)
-        _adopt(db_session, attempt_id, call)
+    answer_url = telephony.webhook_url(telephony.VOICE_PATH, query)
+    while True:
+        ask_by = wait_for_rate_slot(limiter)
+        if ask_by is None:
+            return _not_dialled(attempt_id, REDIS_DOWN_BACKOFF)
+        with session_scope() as db_session:
+            try:
+                call = telephony.place_call(
+                    db_session=db_session,
+                    to=dial.phone,
+                    answer_url=answer_url,
+                    machine_detection=dial.amd,
+                    caller_id=dial.caller_id,
+                    ask_by=ask_by,
+                )
+            except telephony.TooLate:
+                continue  # nothing asked, nothing written: the call takes the next slot
+            except ProviderUnavailable:
+                db_session.rollback()
+                return _not_dialled(attempt_id, UNAVAILABLE_BACKOFF)
+            except ProviderRejected as exc:
+                db_session.rollback()
+                _rejected(attempt_id, exc.code)
+                return "rejected"
+            except ProviderUncertain:
+                db_session.rollback()
+                return _after_uncertain(attempt_id)
+            _adopt(db_session, attempt_id, call)
+        break
     log.info(
         "campaign %s attempt %s dialled %s", dial.campaign_id, attempt_id, mask_phone(dial.phone)
     )

@@ -93,12 +93,22 @@ def send_target_sms(*, target_id: int) -> str:
         caller_id="sms:" + (settings.sms_sender or settings.caller_id),
         per_second=per_second,
     )
-    if not wait_for_rate_slot(limiter):
-        _set_state(target_id, SmsState.queued)  # the scheduler claims it again
-        return "redis_unavailable"
+    while True:
+        ask_by = wait_for_rate_slot(limiter)
+        if ask_by is None:
+            _set_state(target_id, SmsState.queued)  # the scheduler claims it again
+            return "redis_unavailable"
+        try:
+            return _send(target_id, campaign.kind, phone, body, ask_by)
+        except telephony.TooLate:
+            continue  # nothing sent, nothing written: the message takes the next slot
+
+
+def _send(target_id: int, kind: CampaignKind, phone: str, body: str, ask_by: float) -> str:
+    """Send the target's SMS now (by `ask_by`) and record it; what happened, in a word."""
     with session_scope() as db_session:
         try:
-            message = telephony.send_sms(db_session=db_session, to=phone, body=body)
+            message = telephony.send_sms(db_session=db_session, to=phone, body=body, ask_by=ask_by)
         except ProviderUnavailable:
             db_session.rollback()
             _set_state(target_id, SmsState.queued)  # the scheduler claims it again
@@ -113,7 +123,7 @@ def send_target_sms(*, target_id: int) -> str:
         assert target is not None
         target.message_sid = message.sid
         target.sms_state = SmsState.sent
-        if campaign.kind == CampaignKind.sms:
+        if kind == CampaignKind.sms:
             from robocall.campaigns.models import TargetStatus
 
             target.status = TargetStatus.reached

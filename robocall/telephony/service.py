@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -90,6 +91,16 @@ def webhook_url(path: str, query: Mapping[str, str] | None = None) -> str:
 # --- placing calls and sending SMS ---------------------------------------------------------
 
 
+class TooLate(Exception):
+    """The moment by which the provider was to be asked had passed; nothing was asked."""
+
+
+def _check_in_time(ask_by: float | None) -> None:
+    """Raise TooLate if the monotonic clock is past `ask_by` (a rate slot's last moment)."""
+    if ask_by is not None and time.monotonic() > ask_by:
+        raise TooLate
+
+
 def place_call(
     *,
     db_session: Session,
@@ -99,11 +110,14 @@ def place_call(
     ring_timeout_seconds: int = 30,
     caller_id: str | None = None,
     provider: TelephonyProvider | None = None,
+    ask_by: float | None = None,
 ) -> Call:
-    """Dial `to` through the provider and record the call (raises ProviderError subclasses)."""
+    """Dial `to` through the provider and record the call (raises ProviderError subclasses,
+    or TooLate, having asked nothing, if the monotonic time `ask_by` has passed)."""
     settings = get_settings()
     caller = caller_id or settings.caller_id
     asked_at = utcnow()  # the call's created_at: when the provider was asked, as it counts
+    _check_in_time(ask_by)  # after the stamp: a call stamped in time is asked in time
     placed = (provider or get_provider()).place_call(
         to=to,
         caller_id=caller,
@@ -141,11 +155,14 @@ def send_sms(
     body: str,
     sender: str | None = None,
     provider: TelephonyProvider | None = None,
+    ask_by: float | None = None,
 ) -> Message:
-    """Send an SMS through the provider and record it (raises ProviderError subclasses)."""
+    """Send an SMS through the provider and record it (raises ProviderError subclasses, or
+    TooLate, having sent nothing, if the monotonic time `ask_by` has passed)."""
     settings = get_settings()
     text = nfc(body)
     from_ = sender or settings.sms_sender or settings.caller_id
+    _check_in_time(ask_by)
     sent = (provider or get_provider()).send_sms(
         to=to, body=text, status_url=webhook_url(SMS_STATUS_PATH), sender=from_
     )

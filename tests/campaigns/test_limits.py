@@ -3,7 +3,13 @@
 import threading
 import time
 
-from robocall.campaigns.limits import ConcurrencyLimiter, RateLimiter, wait_for_rate_slot
+from robocall.campaigns.limits import (
+    LATE_TOLERANCE,
+    RATE_HEADROOM,
+    ConcurrencyLimiter,
+    RateLimiter,
+    wait_for_rate_slot,
+)
 from robocall.workers.connection import get_redis
 
 
@@ -33,6 +39,20 @@ def test_calls_are_spaced_so_no_second_exceeds_the_rate():
     assert all(b - a >= 0.1 for a, b in zip(taken, taken[1:], strict=False))
     most_in_a_second = max(sum(1 for x in taken if s <= x < s + 1.0) for s in taken)
     assert most_in_a_second <= 10
+
+
+def test_a_slot_is_used_only_within_its_tolerance_and_rate_plus_one_never_fits_a_second():
+    client = get_redis()
+    limiter = RateLimiter(client, account="AC1", caller_id="+842873005555", per_second=20)
+    for _ in range(5):
+        last_moment = limiter.take()
+        now = time.monotonic()
+        # Returned in the slot, with at most the tolerance left to ask the provider.
+        assert now <= last_moment <= now + LATE_TOLERANCE
+    # The first of rate + 1 calls asked as late as allowed, the last on time: still more
+    # than a second apart.
+    width = 1 / 20 * (1 + RATE_HEADROOM)
+    assert 20 * width - LATE_TOLERANCE > 1.0
 
 
 def test_separate_caller_ids_have_separate_buckets():
@@ -65,7 +85,7 @@ def test_with_a_backlog_every_slot_is_used_however_late_the_workers_come_back():
         t.join()
     slots.sort()
     gaps = [b - a for a, b in zip(slots, slots[1:], strict=False)]
-    width = 1 / 40 * 1.015
+    width = 1 / 40 * (1 + RATE_HEADROOM)
     # Back to back: every gap is one slot wide (to the microsecond), none was lost.
     assert all(abs(gap - width) < 0.000_01 for gap in gaps), gaps
     assert len(slots) >= 50

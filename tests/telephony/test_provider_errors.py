@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 import pytest
 from sqlalchemy import func, select
@@ -39,6 +40,33 @@ def test_429_and_500_on_create_are_retried_and_the_resident_is_dialled_once(sess
     assert session.scalar(select(func.count()).select_from(Call)) == 1
     session.expire_all()
     assert session.get(Call, call.id).status is CallStatus.completed
+
+
+def test_a_call_or_sms_past_its_rate_slot_is_not_asked_of_the_provider(session):
+    with running_simulator() as simulator:
+        past = time.monotonic() - 0.001  # the slot's last moment has gone
+        with pytest.raises(service.TooLate):
+            service.place_call(
+                db_session=session, to=RESIDENT, provider=adapter(simulator), ask_by=past
+            )
+        with pytest.raises(service.TooLate):
+            service.send_sms(
+                db_session=session,
+                to=RESIDENT,
+                body="Xin chào",
+                provider=adapter(simulator),
+                ask_by=past,
+            )
+        assert creates(simulator, "CreateCall") == 0 and simulator.network.calls == {}
+        assert simulator.network.messages == {}
+        # In time, the same call is placed.
+        soon = time.monotonic() + 5
+        service.place_call(
+            db_session=session, to=RESIDENT, provider=adapter(simulator), ask_by=soon
+        )
+        session.commit()
+        assert creates(simulator, "CreateCall") == 1
+    assert session.scalar(select(func.count()).select_from(Call)) == 1
 
 
 def test_a_provider_still_busy_after_every_try_is_no_contact_attempt(session):
