@@ -11,7 +11,7 @@ Once start-up is over, what it built is frozen: the collector no longer looks at
 Servers (the web app, the simulator) also collect less often (after 10,000 new objects
 rather than 700): a webhook makes a few hundred, so under load the collector otherwise runs
 every few requests, and looks through all that the server has gathered since it started
-(the simulator keeps every call it placed) more often. Short-lived objects are still freed
+(the simulator keeps the calls it placed) more often. Short-lived objects are still freed
 by reference counting as before, and cycles among them are still collected, a little later
 (see BENCHMARKS.md, "Webhooks" and "Dispatch").
 Processes that keep time (a worker waking for its rate slot) keep the default: a
