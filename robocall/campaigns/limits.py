@@ -54,8 +54,7 @@ redis.call('SET', KEYS[1], slot + interval, 'PX', math.ceil((slot - now + interv
 return {1, slot, now}
 """
 
-# KEYS: the set, its "counted" marker. ARGV: call key, limit, max call ms, whether the caller
-# can count again from the database. -1: the marker is gone (Redis lost the set), count first.
+# KEYS: the set. ARGV: the limit. 1 if a slot is free now (the dead calls forgotten).
 _HAS_ROOM = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -63,6 +62,9 @@ redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 return redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[1]) and 1 or 0
 """
 
+# KEYS: the set, its "counted" marker. ARGV: call key, limit, max call ms, whether the caller
+# can count again from the database, whether to take the slot ('0': only look). -1: the
+# marker is gone (Redis lost the set), count first.
 _ACQUIRE_SLOT = """
 if ARGV[4] == '1' and redis.call('EXISTS', KEYS[2]) == 0 then
   return -1
@@ -76,7 +78,9 @@ end
 if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then
   return 0
 end
-redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
+if ARGV[5] == '1' then
+  redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
+end
 return 1
 """
 
@@ -113,6 +117,7 @@ class RateLimiter:
         self.interval_us = math.ceil(1_000_000 / per_second * (1 + RATE_HEADROOM))
         self.ahead_us = max(int(RESERVE_AHEAD * 1_000_000), self.interval_us)
         self.slot_us: int | None = None  # Redis server time of the last slot reserved
+        self.slot_at = 0.0  # the same slot on this machine's monotonic clock, at the latest
 
     def reserve(self) -> tuple[bool, float]:
         """Try to reserve the next free slot: (True, seconds until it; 0.0 is now), or
@@ -127,37 +132,52 @@ class RateLimiter:
         self.slot_us = value
         return True, max(value - now, 0) / 1_000_000
 
-    def take(self) -> float:
-        """Return in a slot of this caller's own: reserve one, then sleep until it. Returns
-        the slot's last moment (monotonic clock): the provider must be asked by then, or the
-        slot given up (`telephony.service.TooLate`) and another taken.
+    def take(self, *, lead: float = 0.0) -> float:
+        """Return `lead` seconds before a slot of this caller's own: reserve one, then sleep
+        until then. Returns the slot's last moment (monotonic clock): the provider must be
+        asked by then, or the slot given up (`telephony.service.TooLate`) and another taken.
+        With a lead, the caller sleeps the rest of the way (`sleep_until(self.slot_at)`).
 
         A caller that wakes more than LATE_TOLERANCE after its slot (a busy machine) gives
         the slot up and reserves another: dialling late, right before the next slot's
         owner dials on time, would put two calls closer than the rate allows. The slot's
         moment on this machine's clock lies between the request to Redis and its answer:
-        the caller sleeps until the latest it could be, and the last moment counts from
-        the earliest, so a slow answer (another thread holding the interpreter) cannot
-        move a call later than the tolerance.
+        the caller sleeps until the latest it could be (`slot_at`), and the last moment
+        counts from the earliest, so a slow answer (another thread holding the interpreter)
+        cannot move a call later than the tolerance.
         """
         while True:
             asked = time.monotonic()
             reserved, wait = self.reserve()
-            if wait > 0:
+            answered = time.monotonic()
+            if not reserved:
                 time.sleep(wait)
+                continue
+            self.slot_at = answered + wait
+            sleep_until(self.slot_at - lead)
             last_moment = asked + wait + LATE_TOLERANCE
-            if reserved and time.monotonic() <= last_moment:
+            if time.monotonic() <= last_moment:
                 return last_moment
 
 
-def wait_for_rate_slot(limiter: RateLimiter, *, patience: float = OUTAGE_PATIENCE) -> float | None:
-    """Block until a rate slot of this caller's own comes, and return its last moment (see
-    `RateLimiter.take`); None if Redis stayed unreachable for `patience` seconds."""
+def sleep_until(moment: float) -> None:
+    """Sleep until the monotonic time `moment` (at once if it has passed)."""
+    delay = moment - time.monotonic()
+    if delay > 0:
+        time.sleep(delay)
+
+
+def wait_for_rate_slot(
+    limiter: RateLimiter, *, lead: float = 0.0, patience: float = OUTAGE_PATIENCE
+) -> float | None:
+    """Block until `lead` seconds before a rate slot of this caller's own, and return its
+    last moment (see `RateLimiter.take`); None if Redis stayed unreachable for `patience`
+    seconds."""
     gave_up_at = time.monotonic() + patience
     backoff = 0.1  # seconds, doubled up to 1 s while Redis is unreachable
     while True:
         try:
-            return limiter.take()
+            return limiter.take(lead=lead)
         except REDIS_DOWN as exc:
             if time.monotonic() >= gave_up_at:
                 log.warning("Redis still unreachable; this call or SMS waits for later (%s)", exc)
@@ -190,27 +210,35 @@ class ConcurrencyLimiter:
         # Of the given keys, those whose calls the database shows ended.
         self.ended_of = ended_of
 
-    def _acquire(self, call_key: str) -> int:
+    def _acquire(self, call_key: str, take: bool) -> int:
         can_recount = "1" if self.counted_by is not None else "0"
         keys = (self.key, self.counted_key)
-        args = (call_key, self.limit, self.max_call_ms, can_recount)
+        args = (call_key, self.limit, self.max_call_ms, can_recount, "1" if take else "0")
         return int(self.client.eval(_ACQUIRE_SLOT, 2, *keys, *args))
 
     def try_acquire(self, call_key: str) -> bool:
         """Count `call_key` as in flight if a slot is free (idempotent for the same key)."""
-        answer = self._acquire(call_key)
+        return self._admit(call_key, take=True)
+
+    def has_room_for(self, call_key: str) -> bool:
+        """Whether `try_acquire` would count `call_key` now (it changes nothing else: the
+        calls in flight may be counted again from the database, ended ones forgotten)."""
+        return self._admit(call_key, take=False)
+
+    def _admit(self, call_key: str, *, take: bool) -> bool:
+        answer = self._acquire(call_key, take)
         if answer == -1 and self.counted_by is not None:
             counted = list(self.counted_by())
             self.client.eval(_RECOUNT, 2, self.key, self.counted_key, self.max_call_ms, *counted)
             log.info("calls in flight counted from the database: %d", len(counted))
-            answer = self._acquire(call_key)
+            answer = self._acquire(call_key, take)
         if answer == 0 and self.ended_of is not None:
             # Slots whose release was lost (Redis unreachable when the call ended).
             ended = set(self.ended_of(self.in_flight()))
             if ended:
                 self.client.zrem(self.key, *ended)
                 log.warning("slots of %d ended calls freed", len(ended))
-                answer = self._acquire(call_key)
+                answer = self._acquire(call_key, take)
         return answer == 1
 
     def has_room(self) -> bool:

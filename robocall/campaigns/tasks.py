@@ -4,6 +4,8 @@ place_call checks everything again when it dials: the campaign still running, th
 now, the number not opted out, a concurrency slot and a rate slot. The attempt is claimed
 (queued → dialling) and committed before the provider is asked, so a worker killed mid-dial
 leaves a trace the sweeper resolves by asking the provider, never by dialling blindly again.
+The call takes its concurrency slot only just before its rate slot (ROOM_LEAD), after a last
+look at the window: a call waiting for its turn holds none of the cap.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from robocall.campaigns.limits import (
     REDIS_DOWN,
     ConcurrencyLimiter,
     RateLimiter,
+    sleep_until,
     wait_for_rate_slot,
 )
 from robocall.campaigns.models import (
@@ -51,6 +54,7 @@ from robocall.config import get_settings
 from robocall.contacts.service import opted_out
 from robocall.db import session_scope, utcnow
 from robocall.kit.masking import mask_phone
+from robocall.kit.windows import CallingWindow
 from robocall.telephony import service as telephony
 from robocall.telephony.base import ProviderRejected, ProviderUnavailable, ProviderUncertain
 from robocall.telephony.models import Call
@@ -64,7 +68,12 @@ NO_SLOT_BACKOFF = dt.timedelta(seconds=1)
 # SLOT_WAIT (calls end all the time in a busy campaign), then gives the attempt back.
 SLOT_WAIT = dt.timedelta(seconds=1)
 SLOT_POLL = 0.02
-DIAL_THREADS = 3  # attempts a worker dials at once
+# Attempts a worker dials at once. Most of them wait for their rate slot: deep enough that
+# the slots keep being taken while a few wait for the provider's answer or the database.
+DIAL_THREADS = 8
+# Seconds before its rate slot a call looks at the window once more and takes its concurrency
+# slot (then it sleeps the rest of the way and dials).
+ROOM_LEAD = 0.03
 REDIS_DOWN_BACKOFF = dt.timedelta(seconds=2)  # Redis unreachable: not dialled, try after this
 UNCERTAIN_LOOKBACK = dt.timedelta(seconds=10)  # provider clocks may differ a little
 
@@ -101,6 +110,8 @@ class _Dial:
     contact_id: int | None
     campaign_id: int
     per_second: float  # the campaign's rate limit
+    window: CallingWindow
+    slots: ConcurrencyLimiter  # the campaign's cap
 
 
 def place_calls(attempt_ids: list[int], *, wait: bool = False) -> str:
@@ -208,10 +219,21 @@ def place_call(
         "contact": str(dial.contact_id or ""),
     }
     answer_url = telephony.webhook_url(telephony.VOICE_PATH, query)
+    room_wait_ends = time.monotonic() + slot_wait.total_seconds()
     while True:
-        ask_by = wait_for_rate_slot(limiter)
+        ask_by = wait_for_rate_slot(limiter, lead=ROOM_LEAD)
         if ask_by is None:
             return _not_dialled(attempt_id, REDIS_DOWN_BACKOFF)
+        ready = _ready_to_dial(attempt_id, dial, now)
+        if isinstance(ready, _Full):
+            # The cap filled since the claim: this rate slot goes by unused.
+            if time.monotonic() > room_wait_ends:
+                return _not_dialled(attempt_id, NO_SLOT_BACKOFF, word="no_slot")
+            _wait_for_room(dial.slots, until=room_wait_ends)
+            continue
+        if ready is not None:
+            return ready
+        sleep_until(limiter.slot_at)
         with session_scope() as db_session:
             try:
                 call = telephony.place_call(
@@ -242,9 +264,25 @@ def place_call(
     return "placed"
 
 
+def _ready_to_dial(attempt_id: int, dial: _Dial, now: dt.datetime | None) -> _Full | str | None:
+    """Just before the rate slot: the window still open, and a concurrency slot taken (no
+    transaction: on SQLite it would wait for the write lock). None when the call may go;
+    _Full when the cap is full now; otherwise why not, in a word (the attempt given back)."""
+    at = (now or utcnow()) + dt.timedelta(seconds=ROOM_LEAD)
+    if not dial.window.is_open(at):
+        return _not_dialled(attempt_id, dial.window.next_open(at), word="window_closed")
+    try:
+        if not dial.slots.try_acquire(slot_key(attempt_id)):
+            return _Full(dial.slots)
+    except REDIS_DOWN as exc:
+        log.warning("attempt %s not dialled: Redis unreachable (%s)", attempt_id, exc)
+        return _not_dialled(attempt_id, REDIS_DOWN_BACKOFF, word="redis_unavailable")
+    return None
+
+
 @dataclass(frozen=True)
 class _Full:
-    """Every concurrency slot of the campaign is taken (nothing was changed)."""
+    """Every concurrency slot of the campaign is taken (this call took none)."""
 
     slots: ConcurrencyLimiter
 
@@ -321,17 +359,12 @@ def _claim_for_dialling(
             return give_back(window.next_open(at), TargetStatus.pending, "window_closed")
         if row.opted_out:
             return give_back(at, TargetStatus.opted_out, "opted_out")
-        slots = ConcurrencyLimiter(
-            get_redis(),
-            scope=concurrency_scope(row.campaign_id),
-            limit=row.max_concurrent,
-            max_call_seconds=MAX_CALL_SECONDS,
-            counted_by=lambda: _calls_at_provider(db_session, campaign_id=row.campaign_id),
-            # Looked for once per job, not on every poll while the cap is full.
-            ended_of=None if polled else lambda keys: _ended(db_session, keys),
+        # Only a look: the call takes its slot just before its rate slot (_ready_to_dial).
+        slots = _campaign_slots(
+            row.campaign_id, row.max_concurrent, db_session=db_session, polled=polled
         )
         try:
-            free = slots.try_acquire(slot_key(attempt_id))
+            free = slots.has_room_for(slot_key(attempt_id))
         except REDIS_DOWN as exc:
             log.warning("attempt %s not dialled: Redis unreachable (%s)", attempt_id, exc)
             return give_back(at + REDIS_DOWN_BACKOFF, TargetStatus.pending, "redis_unavailable")
@@ -353,14 +386,47 @@ def _claim_for_dialling(
             contact_id=row.contact_ids[0] if row.contact_ids else None,
             campaign_id=row.campaign_id,
             per_second=row.calls_per_second,
+            window=window,
+            slots=_campaign_slots(row.campaign_id, row.max_concurrent),
         )
+
+
+def _campaign_slots(
+    campaign_id: int, limit: int, *, db_session: Session | None = None, polled: bool = False
+) -> ConcurrencyLimiter:
+    """The campaign's concurrency cap in Redis, counted again from the database if Redis lost
+    it (in `db_session`'s transaction, or each time in a new one). Calls the database shows
+    ended are looked for when it is full, once per job: not on every poll (`polled`) while
+    waiting for room."""
+
+    def counted_by() -> set[str]:
+        if db_session is not None:
+            return _calls_at_provider(db_session, campaign_id=campaign_id)
+        with session_scope() as own:
+            return _calls_at_provider(own, campaign_id=campaign_id)
+
+    def ended_of(keys: Collection[str]) -> set[str]:
+        if db_session is not None:
+            return _ended(db_session, keys)
+        with session_scope() as own:
+            return _ended(own, keys)
+
+    return ConcurrencyLimiter(
+        get_redis(),
+        scope=concurrency_scope(campaign_id),
+        limit=limit,
+        max_call_seconds=MAX_CALL_SECONDS,
+        counted_by=counted_by,
+        ended_of=None if polled else ended_of,
+    )
 
 
 def _calls_at_provider(db_session: Session, *, campaign_id: int) -> set[str]:
     """The slot keys of the campaign's calls the database shows at the provider.
 
     Used to count the calls in flight again after Redis lost them. Attempts still queued do
-    not hold a slot: each takes one, in the same transaction that marks it dialling.
+    not hold a slot; those dialling take theirs just before their rate slot, and count here
+    from the claim on (on the safe side: a call counted again keeps its one slot).
     """
     ids = db_session.scalars(
         select(Attempt.id).where(
@@ -408,17 +474,26 @@ def _adopt(db_session: Session, attempt_id: int, call: Call) -> None:
         apply_call_outcome(db_session=db_session, attempt=attempt, call=call)
 
 
-def _not_dialled(attempt_id: int, backoff: dt.timedelta) -> str:
+def _not_dialled(
+    attempt_id: int,
+    wait: dt.timedelta | dt.datetime | None,
+    *,
+    status: TargetStatus = TargetStatus.pending,
+    word: str = "provider_unavailable",
+) -> str:
+    """Give a claimed (dialling) attempt back: it does not count; the target waits `wait`
+    (a delay, or until a moment; None: not at all)."""
     with session_scope() as db_session:
         attempt = db_session.get(Attempt, attempt_id, with_for_update=True)
         if attempt is None or attempt.status != AttemptStatus.dialling:
             return "already_handled"
-        target = db_session.get(Target, attempt.target_id)
         campaign = db_session.get(Campaign, attempt.campaign_id)
-        assert target is not None and campaign is not None
+        assert campaign is not None
         release_slot(campaign, attempt.id)
-        _give_back(db_session, attempt.id, target.id, utcnow() + backoff, TargetStatus.pending)
-    return "provider_unavailable"
+        at = utcnow()
+        next_at = wait if isinstance(wait, dt.datetime) else at + (wait or dt.timedelta(0))
+        _give_back(db_session, attempt.id, attempt.target_id, next_at, status)
+    return word
 
 
 def _rejected(attempt_id: int, code: int | None) -> None:

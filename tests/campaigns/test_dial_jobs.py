@@ -10,6 +10,7 @@ from sqlalchemy import select
 from robocall.campaigns import tasks
 from robocall.campaigns.dispatch import dial_batch_size, dispatch_campaign
 from robocall.campaigns.models import Attempt, AttemptStatus, Campaign, Target, TargetStatus
+from robocall.campaigns.outcomes import slot_key
 from robocall.campaigns.service import create_campaign, start_campaign
 from robocall.db import utcnow
 from robocall.workers.queues import get_queue
@@ -54,10 +55,10 @@ def test_with_the_cap_full_a_dial_job_gives_its_attempts_back_for_later(
     session.commit()
     first, *others = session.scalars(select(Attempt.id).order_by(Attempt.id)).all()
     session.rollback()  # the jobs below write from other connections
-    # The first attempt takes the campaign's only concurrency slot (it is dialling).
-    assert isinstance(
-        tasks._claim_for_dialling(first, None, polled=False, give_up=False), tasks._Dial
-    )
+    # The first attempt is claimed (dialling) and, about to dial, takes the only slot.
+    dial = tasks._claim_for_dialling(first, None, polled=False, give_up=False)
+    assert isinstance(dial, tasks._Dial)
+    assert dial.slots.try_acquire(slot_key(first))
     assert tasks.place_calls(others, wait=True) == "no_slot 6"
     session.expire_all()
     # Given back: the attempts are gone and do not count; each person waits for a slot.
@@ -82,6 +83,8 @@ def test_a_worker_takes_its_next_job_while_the_last_attempts_of_one_are_dialled(
         return "placed"
 
     monkeypatch.setattr(tasks, "place_call", place_call)
+    tasks.finish_dialling()  # this thread's dialling threads are made anew, three of them
+    monkeypatch.setattr(tasks, "DIAL_THREADS", 3)
     try:
         # Three at a time: once the first ends, the fourth (the last) begins, and the job returns.
         ended[1].set()
@@ -95,3 +98,23 @@ def test_a_worker_takes_its_next_job_while_the_last_attempts_of_one_are_dialled(
         for event in ended.values():
             event.set()
         tasks.finish_dialling()  # a stopping worker waits for the calls it is dialling
+
+
+def test_a_call_waiting_for_its_rate_slot_holds_none_of_the_cap(session, add_contact):
+    # Cap 1: both attempts are claimed; only the one about to dial takes the slot.
+    campaign = _campaign(session, add_contact, 2, cps=20, max_concurrent=1)
+    dispatch_campaign(db_session=session, campaign=campaign, now=utcnow())
+    session.commit()
+    first, second = session.scalars(select(Attempt.id).order_by(Attempt.id)).all()
+    session.rollback()
+    dials = [
+        tasks._claim_for_dialling(a, None, polled=False, give_up=False) for a in (first, second)
+    ]
+    assert all(isinstance(dial, tasks._Dial) for dial in dials)
+    one, two = dials
+    assert one.slots.in_flight() == []  # claimed and waiting: nothing counted yet
+    assert tasks._ready_to_dial(first, one, None) is None  # just before its slot: it takes it
+    assert one.slots.in_flight() == [slot_key(first)]
+    assert isinstance(tasks._ready_to_dial(second, two, None), tasks._Full)
+    session.expire_all()
+    assert {a.status for a in session.scalars(select(Attempt))} == {AttemptStatus.dialling}
