@@ -12,6 +12,7 @@ import asyncio
 import datetime as dt
 import json
 import logging
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -125,6 +126,7 @@ def absolute_url(base: str, url: str) -> str:
 
 
 SKIP = 1.0  # seconds transcript lines are dropped after Redis was found unreachable
+FLUSH_EVERY = 0.05  # seconds between two batches of transcript lines written to Redis
 
 
 def _failing_fast(client: Any) -> Any:
@@ -140,16 +142,29 @@ def _failing_fast(client: Any) -> Any:
 
 
 class Transcripts:
-    """Per-call transcripts in Redis, so any process (CLI, API) can read them."""
+    """Per-call transcripts in Redis, so any process (CLI, API) can read them.
+
+    Lines are written by a thread of their own, a batch every FLUSH_EVERY seconds in one
+    pipeline: the simulated calls never wait on Redis. `get` writes what is waiting first.
+    """
 
     def __init__(self, redis: Any) -> None:
         self._redis = _failing_fast(redis)
         self._started: dict[str, dt.datetime] = {}  # each live call's first line
         self._skip_until = 0.0  # monotonic seconds: Redis was unreachable, lines are dropped
+        self._waiting: list[tuple[str, str]] = []  # (key, line) not yet in Redis, in order
+        self._lock = threading.Lock()  # guards _waiting and _writer
+        self._writing = threading.Lock()  # one batch at a time, so lines stay in order
+        self._writer: threading.Thread | None = None
 
     @staticmethod
     def _key(call_sid: str) -> str:
         return f"robocall:simulator:transcript:{call_sid}"
+
+    def begin(self, call_sid: str, kind: str, text: str, **details: Any) -> None:
+        """A new call's first line."""
+        self._started[call_sid] = dt.datetime.now(dt.UTC)
+        self.add(call_sid, kind, text, **details)
 
     def add(self, call_sid: str, kind: str, text: str, **details: Any) -> None:
         """Append one line: what was said, played, pressed, or which callback got which answer."""
@@ -158,7 +173,8 @@ class Transcripts:
         if time.monotonic() < self._skip_until:
             return
         started = self._started.get(call_sid)
-        if started is None:
+        if started is None:  # a call this process did not begin
+            self.flush()
             try:
                 first = self._redis.lindex(key, 0)
             except REDIS_DOWN:
@@ -172,15 +188,42 @@ class Transcripts:
             "text": text,
             **{k: v for k, v in details.items() if v is not None},
         }
-        try:
-            pipe = self._redis.pipeline()
-            pipe.rpush(key, json.dumps(entry, ensure_ascii=False))
-            pipe.expire(key, TRANSCRIPT_TTL_SECONDS)
-            pipe.execute()
-        except REDIS_DOWN as exc:
-            # A transcript is for reading afterwards; the simulated call goes on without it.
-            log.warning("transcript lines lost for %.0f s: Redis unreachable (%s)", SKIP, exc)
-            self._skip_until = time.monotonic() + SKIP
+        with self._lock:
+            self._waiting.append((key, json.dumps(entry, ensure_ascii=False)))
+            if self._writer is None:
+                self._writer = threading.Thread(
+                    target=self._write_batches, name="transcripts", daemon=True
+                )
+                self._writer.start()
+
+    def _write_batches(self) -> None:
+        """The writer thread: a batch every FLUSH_EVERY seconds; it ends once none waits."""
+        while True:
+            time.sleep(FLUSH_EVERY)
+            self.flush()
+            with self._lock:
+                if not self._waiting:
+                    self._writer = None
+                    return
+
+    def flush(self) -> None:
+        """Write the waiting lines now."""
+        with self._writing:
+            with self._lock:
+                batch, self._waiting = self._waiting, []
+            if not batch:
+                return
+            pipe = self._redis.pipeline(transaction=False)
+            for key, line in batch:
+                pipe.rpush(key, line)
+            for key in dict.fromkeys(key for key, _ in batch):
+                pipe.expire(key, TRANSCRIPT_TTL_SECONDS)
+            try:
+                pipe.execute()
+            except REDIS_DOWN as exc:
+                # A transcript is for reading afterwards; the simulated call goes on without it.
+                log.warning("transcript lines lost for %.0f s: Redis unreachable (%s)", SKIP, exc)
+                self._skip_until = time.monotonic() + SKIP
 
     def close(self, call_sid: str) -> None:
         """The call is over: forget its start time (its lines stay in Redis)."""
@@ -188,6 +231,7 @@ class Transcripts:
 
     def get(self, call_sid: str) -> list[dict[str, Any]]:
         """Every line of a call's transcript, in order ([] if unknown)."""
+        self.flush()
         return [json.loads(raw) for raw in self._redis.lrange(self._key(call_sid), 0, -1)]
 
 

@@ -117,6 +117,7 @@ class Network(Messaging):
         for task in list(self._tasks) + ([self._dispatcher] if self._dispatcher else []):
             task.cancel()
         await self.delivery.close()
+        self.transcripts.flush()
 
     # --- REST: calls ------------------------------------------------------------------------
 
@@ -175,7 +176,7 @@ class Network(Messaging):
         self._forget_old_calls()
         self.calls[call.sid] = call
         self.created_times.append(time.time())
-        self.transcripts.add(
+        self.transcripts.begin(
             call.sid, "call", f"{call.from_} → {call.to}", behaviour=call.behaviour.outcome.value
         )
         await self._queue(call)
@@ -255,7 +256,7 @@ class Network(Messaging):
             status_callback_events=frozenset(CALL_EVENTS),
         )
         self.calls[call.sid] = call
-        self.transcripts.add(call.sid, "call", f"{from_} → {to} (inbound)")
+        self.transcripts.begin(call.sid, "call", f"{from_} → {to} (inbound)")
         self.spawn(self._run_inbound(call))
         return call
 
