@@ -1,7 +1,7 @@
 """Dispatch speed: a large campaign against the simulator under a calls-per-second limit and cap.
 
     uv run python bench/dispatch.py [--contacts 10000] [--cps 50] [--cap 40] [--workers 1 4]
-                                    [--database-url URL]
+                                    [--database-url URL] [--busy-loop]
 
 Each run is a deployment on this machine, every part in its own process as in production:
 `robocall serve` (the webhooks), `robocall scheduler` (the tick, every second, and the
@@ -18,6 +18,7 @@ factor), one attempt each, so the campaign is exactly one call per contact. Repo
 - campaign time (start to completed) against the least possible: contacts / cps + one call
 - CPU per placed call of each process kind, and of robocall's processes together
 Baseline in the same run: the Redis rate limiter alone (one loop taking slots, no calls).
+--busy-loop: another process spins on a whole core all through each run, as a busier machine.
 """
 
 from __future__ import annotations
@@ -72,6 +73,9 @@ def simulator_stats(url: str, account_sid: str, auth_token: str) -> dict[str, An
     request.add_header("Authorization", f"Basic {basic}")
     with urllib.request.urlopen(request, timeout=10) as answer:
         return dict(json.loads(answer.read()))
+
+
+BUSY_LOOP = "while True: pass"
 
 
 def run(contacts: int, cps: float, cap: int, workers: int, database_url: str | None) -> dict:
@@ -254,12 +258,23 @@ def main() -> None:
     parser.add_argument("--cap", type=int, default=40)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 4])
     parser.add_argument("--database-url", help="an empty database instead of a new SQLite file")
+    parser.add_argument("--busy-loop", action="store_true", help="spin on a core all the while")
     args = parser.parse_args()
+    busy = subprocess.Popen([sys.executable, "-c", BUSY_LOOP]) if args.busy_loop else None
     database = "PostgreSQL" if args.database_url else "SQLite"
     print(
-        f"{args.contacts} contacts, limit {args.cps:g} calls/s, cap {args.cap}, {database}",
+        f"{args.contacts} contacts, limit {args.cps:g} calls/s, cap {args.cap}, {database}"
+        + (", a busy loop on one core" if busy else ""),
         flush=True,
     )
+    try:
+        measure(args)
+    finally:
+        if busy is not None:
+            busy.kill()
+
+
+def measure(args: argparse.Namespace) -> None:
     for workers in args.workers:
         r = run(args.contacts, args.cps, args.cap, workers, args.database_url)
         cpu = ", ".join(f"{kind} {ms:.1f}" for kind, ms in r["cpu_ms"].items())
