@@ -110,7 +110,7 @@ def parse_date(value: Any) -> dt.date:
     else:
         match = _DAY_FIRST.fullmatch(text) or _VIETNAMESE_DATE.search(text)
         if match is None:
-            if text.isdigit() and len(text) == 5:
+            if _digits(text) and len(text) == 5:
                 return parse_date(int(text))
             raise ValueProblem("not a date (expected day/month/year)")
         day, month, year = (int(g) for g in match.groups())
@@ -122,6 +122,11 @@ def parse_date(value: Any) -> dt.date:
         raise ValueProblem("no such day (expected day/month/year)") from None
 
 
+def _digits(text: str) -> bool:
+    """Only the digits 0–9 (str.isdigit also takes "²", which int() refuses)."""
+    return text.isascii() and text.isdigit()
+
+
 def parse_birth_year(value: Any) -> tuple[int, dt.date | None]:
     """A birth year (and the date when a full date was written); else ValueProblem."""
     this_year = _this_year()
@@ -131,7 +136,7 @@ def parse_birth_year(value: Any) -> tuple[int, dt.date | None]:
         if float(value).is_integer() and 0 <= value < 100:
             return _two_digit_year(int(value)), None
     text = cell_text(value)
-    if text is not None and text.isdigit():
+    if text is not None and _digits(text):
         number = int(text)
         if 1900 <= number <= this_year:
             return number, None

@@ -528,7 +528,7 @@ def _plain(value: Any) -> Any:
 
 def _read_number(digits: str, node: Node) -> float | None:
     """Keys to a measurement: temperature 37 or 375 (= 37.5 °C); SpO2 96 (%)."""
-    if not digits.isdigit() or not 2 <= len(digits) <= 3:
+    if not (digits.isascii() and digits.isdigit()) or not 2 <= len(digits) <= 3:
         return None
     number = float(digits)
     if node.measure == "temperature" and len(digits) == 3:

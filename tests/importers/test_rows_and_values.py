@@ -10,6 +10,7 @@ from robocall.importers.service import import_file
 from robocall.importers.values import (
     ValueProblem,
     name_key,
+    parse_birth_year,
     parse_classification,
     parse_date,
 )
@@ -39,6 +40,15 @@ def test_dates_are_always_day_first(written, expected):
 
 @pytest.mark.parametrize("written", ["31/02/2021", "hôm qua", "7/2021", 12, True])
 def test_unreadable_dates_are_problems(written):
+    with pytest.raises(ValueProblem):
+        parse_date(written)
+
+
+@pytest.mark.parametrize("written", ["²", "19²0", "4438²"])
+def test_superscript_digits_are_a_problem_not_a_crash(written):
+    # str.isdigit() says yes to "²", int() says no: a cell like this once stopped an import.
+    with pytest.raises(ValueProblem):
+        parse_birth_year(written)
     with pytest.raises(ValueProblem):
         parse_date(written)
 

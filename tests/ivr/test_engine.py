@@ -239,6 +239,14 @@ def test_f0_checkin_refuses_an_impossible_reading_and_nine_still_opts_out():
     assert call.state["waiting"] == "optout_confirm"
 
 
+def test_keys_that_are_not_plain_digits_are_asked_again_not_a_crash():
+    # "³" passes str.isdigit() but is no number; the caller hears the reading asked again.
+    call = EngineCall("f0_daily_checkin").start().press("1", "3³7")
+    assert call.waiting_at == "temperature"
+    assert call.state.get("temperature") is None
+    assert "không có trong lựa chọn" in call.last_heard()
+
+
 def test_f0_checkin_threshold_comes_from_the_flow():
     call = EngineCall("f0_daily_checkin").start().press("1", "37", "95")
     assert "escalate" not in call.effect_kinds()  # 95 is not below the default threshold 95
