@@ -359,12 +359,14 @@ def _claim_for_dialling(
             return give_back(window.next_open(at), TargetStatus.pending, "window_closed")
         if row.opted_out:
             return give_back(at, TargetStatus.opted_out, "opted_out")
-        # Only a look: the call takes its slot just before its rate slot (_ready_to_dial).
-        slots = _campaign_slots(
+        # Only a look, inside this transaction: the call takes its slot just before its rate
+        # slot (_ready_to_dial), with a limiter that outlives this session.
+        look = _campaign_slots(
             row.campaign_id, row.max_concurrent, db_session=db_session, polled=polled
         )
+        slots = _campaign_slots(row.campaign_id, row.max_concurrent)
         try:
-            free = slots.has_room_for(slot_key(attempt_id))
+            free = look.has_room_for(slot_key(attempt_id))
         except REDIS_DOWN as exc:
             log.warning("attempt %s not dialled: Redis unreachable (%s)", attempt_id, exc)
             return give_back(at + REDIS_DOWN_BACKOFF, TargetStatus.pending, "redis_unavailable")
@@ -387,7 +389,7 @@ def _claim_for_dialling(
             campaign_id=row.campaign_id,
             per_second=row.calls_per_second,
             window=window,
-            slots=_campaign_slots(row.campaign_id, row.max_concurrent),
+            slots=slots,
         )
 
 
