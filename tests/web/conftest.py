@@ -119,3 +119,11 @@ def world(session: Session) -> World:
     )
     session.commit()
     return World(trung.id, chieu.id, trung_report, chieu_report, trung_urgent)
+
+
+@pytest.fixture
+def chromium_executable() -> str:
+    """The Chromium to drive; skips the test (or fails it in CI) when there is none."""
+    from tests.web.helpers import require_chromium
+
+    return require_chromium()

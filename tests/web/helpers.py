@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
@@ -20,7 +22,12 @@ from robocall.users.service import create_api_token, create_user
 from robocall.web.app import create_app
 
 PASSWORD = "mat-khau-thu-nghiem"
-CHROMIUM = "/usr/bin/chromium"
+DEBIAN_CHROMIUM = "/usr/bin/chromium"
+NO_BROWSER = (
+    "no Chromium found for the browser tests: install one with `apt-get install chromium` "
+    "(or `uv run playwright install chromium` on a machine with internet), or point "
+    "ROBOCALL_BROWSER at its executable"
+)
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -130,13 +137,43 @@ def running_worker(queues: list[str]) -> Iterator[None]:
         thread.join(timeout=15)
 
 
-@contextmanager
-def chromium() -> Iterator[Any]:
-    """Debian's headless Chromium driven by Playwright; yields a browser."""
+def find_chromium() -> str | None:
+    """The Chromium the browser tests drive: ROBOCALL_BROWSER when set (a path that does not
+    exist finds none), else Debian's, else one on PATH, else Playwright's own download."""
+    chosen = os.environ.get("ROBOCALL_BROWSER")
+    if chosen:
+        return chosen if os.access(chosen, os.X_OK) else None
+    if os.access(DEBIAN_CHROMIUM, os.X_OK):
+        return DEBIAN_CHROMIUM
+    for name in ("chromium", "chromium-browser"):
+        found = shutil.which(name)
+        if found:
+            return found
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        bundled = playwright.chromium.executable_path
+    return bundled if os.access(bundled, os.X_OK) else None
+
+
+def require_chromium() -> str:
+    """The browser's path; without one the test is skipped with how to get one, or fails
+    when ROBOCALL_REQUIRE_BROWSER=1 (CI always runs the browser tests)."""
+    found = find_chromium()
+    if found is None:
+        if os.environ.get("ROBOCALL_REQUIRE_BROWSER") == "1":
+            pytest.fail(NO_BROWSER + " (ROBOCALL_REQUIRE_BROWSER=1)")
+        pytest.skip(NO_BROWSER)
+    return found
+
+
+@contextmanager
+def chromium(executable: str) -> Iterator[Any]:
+    """Headless Chromium driven by Playwright; yields a browser."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         try:
             yield browser
         finally:

@@ -43,13 +43,19 @@ def run_campaign_in_background(campaign_id: int) -> tuple[threading.Thread, dict
     return thread, outcome
 
 
-def test_staff_work_through_the_browser(session, world: World, redis_url, tmp_path):
+def test_staff_work_through_the_browser(
+    session, world: World, redis_url, tmp_path, chromium_executable
+):
     personas = tmp_path / "personas.yaml"
     personas.write_text(PERSONAS, encoding="utf-8")
     use_simulator(personas=personas, time_factor=0.001, cps=100)
     add_user(session, "quantri", Role.admin, None)
     add_user(session, "linhtrung", Role.commune, LINH_TRUNG)
-    with served_app() as base, running_worker(["imports", "exports"]), chromium() as browser:
+    with (
+        served_app() as base,
+        running_worker(["imports", "exports"]),
+        chromium(chromium_executable) as browser,
+    ):
         admin = browser.new_context(accept_downloads=True, viewport={"width": 1280, "height": 900})
         page = admin.new_page()
         page.set_default_timeout(TIMEOUT)
