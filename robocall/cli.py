@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
 from pathlib import Path
+from types import FrameType
 from typing import Annotated
 
 import typer
@@ -269,7 +271,14 @@ app.add_typer(export_app, name="export")
 app.add_typer(users_app, name="users")
 
 
+def _exit_on_sigterm(signum: int, _frame: FrameType | None) -> None:
+    # Python's default for SIGTERM ends the process at once, skipping the exit handlers that
+    # leave the embedded Redis server; long-running commands install their own handler.
+    raise SystemExit(128 + signum)
+
+
 def main() -> None:
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         app()
     except KeyboardInterrupt:

