@@ -1,6 +1,7 @@
 """`robocall demo`: a sample F1 list called by simulated residents, start to finish, in one process.
 
-It imports the bundled sample list (robocall/sampledata, made by its seeded generator), runs the
+It imports a sample list made by the seeded generator in robocall/sampledata, dated from today
+(everyone last exposed within the past 10 days, so they are under monitoring), runs the
 f1_tracing_call campaign against the bundled simulated residents with compressed time (the
 simulator runs fast, retries come after seconds, the window is the whole day), shows live
 progress, serves the web UI (unless --once), and writes the officials' workbook at the end.
@@ -11,21 +12,32 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import uvicorn
 from rich.console import Console
 
-from robocall.campaigns.commands import describe, live_progress
-from robocall.campaigns.runner import run_until_done, use_simulator
+from robocall.campaigns.console import CampaignProgress, summary_lines
+from robocall.campaigns.runner import (
+    campaign_progress,
+    is_over,
+    start_in_process_simulator,
+    use_simulator,
+    worker_threads,
+)
 from robocall.campaigns.service import create_campaign, start_campaign
 from robocall.config import get_settings
-from robocall.db import session_scope
+from robocall.db import session_scope, utcnow
 from robocall.importers.service import import_path
-from robocall.sampledata.generate import LIST_FILE, PERSONAS_FILE
+from robocall.sampledata.generate import PERSONAS_FILE, generate
 from robocall.units.service import ensure_sample_units
+from robocall.workers.connection import get_redis
 from robocall.workers.processes import bootstrap, stop_on_signals
+from robocall.workers.scheduler import Scheduler
 
 DISTRICT = "769"  # the sample district (robocall/units/sample_units.csv)
 TIME_FACTOR = 0.01  # simulated rings and answers run a hundred times faster than life
@@ -33,58 +45,86 @@ RETRY_DELAY = 0.5  # seconds, in place of 15 min – 2 h
 DEMO_WINDOW = "00:00-24:00"  # the demo runs at any hour; real campaigns keep decent hours
 DEMO_CPS = 50.0
 DEMO_CONCURRENT = 30
+DEMO_WORKERS = 2  # rq workers in threads: calls, SMS, imports, exports, notifications
+PROGRESS_EVERY = 0.2  # seconds between looks at the campaign's progress
 
 
 def run_demo(*, once: bool, port: int, console: Console) -> int:
-    """Import, call, show progress, export; with `once`, exit when the campaign ends."""
+    """Import, call, show progress, export; with `once`, exit when the campaign ends.
+
+    For as long as it runs, the demo is the whole of robocall: the scheduler's periodic jobs
+    and rq workers on every queue run in threads beside the web UI, so an upload or an export
+    asked for in the browser after the demo's own campaign has ended is done as well.
+    """
     # Progress is shown live; the log keeps to warnings unless asked for more.
     os.environ.setdefault("ROBOCALL_LOG_LEVEL", "WARNING")
     use_simulator(personas=PERSONAS_FILE, time_factor=TIME_FACTOR, cps=DEMO_CPS * 2)
     bootstrap()
+    start_in_process_simulator()
     stop = threading.Event()
-    server: uvicorn.Server | None = None
-    with stop_on_signals(stop):
+    with stop_on_signals(stop), worker_threads(DEMO_WORKERS), _scheduler_running():
+        server: uvicorn.Server | None = None
         if not once:
             server = _serve(port)
             if not _wait_healthy(f"http://127.0.0.1:{port}", stop):
                 console.print("[red]error:[/red] the web UI did not start")
                 return 1
             console.print(f"robocall demo: web UI at http://127.0.0.1:{port}  (Ctrl-C to stop)")
-        campaign_id = _prepare_campaign(console)
-        bar, _ = live_progress(console)
-        with bar:
-            task = bar.add_task("", total=1, cid=campaign_id, line="")
-
-            def show(current: dict[str, object]) -> None:
-                bar.update(
-                    task,
-                    total=int(current["targets"] or 1),  # type: ignore[call-overload]
-                    completed=int(current["done"]),  # type: ignore[call-overload]
-                    line=describe(current),
-                )
-
-            final = run_until_done(campaign_id=campaign_id, stop=stop, on_progress=show)
-        console.print(describe(final), highlight=False)
-        if final["status"] != "completed":
-            return 130
-        path = _export(campaign_id)
-        console.print(f"export: {path}", highlight=False)
-        print(path.resolve(), flush=True)
-        if server is not None:
-            console.print("serving the web UI until Ctrl-C")
-            stop.wait()
-            server.should_exit = True
+        try:
+            campaign_id = _prepare_campaign(console)
+            final = _follow(campaign_id, stop, console)
+            for line in summary_lines(final):
+                console.print(line, highlight=False)
+            if final["status"] != "completed":
+                return 130
+            path = _export(campaign_id)
+            console.print(f"Workbook: {path.resolve()}", highlight=False, soft_wrap=True)
+            if server is not None:
+                console.print("serving the web UI until Ctrl-C", highlight=False)
+                stop.wait()
+        finally:
+            if server is not None:
+                server.should_exit = True
     return 0
+
+
+@contextmanager
+def _scheduler_running() -> Iterator[None]:
+    """The scheduler (campaign ticks, sweepers, every periodic job) in a thread."""
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=Scheduler(get_redis(), stop).run, name="scheduler", daemon=True
+    )
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+
+
+def _follow(campaign_id: int, stop: threading.Event, console: Console) -> dict[str, Any]:
+    """Show the campaign's progress until it is over (or Ctrl-C); its last progress."""
+    bar = CampaignProgress(console)
+    with bar:
+        task = bar.add_task(f"campaign {campaign_id}", total=1)
+        while True:
+            current = campaign_progress(campaign_id)
+            bar.show(task, current)
+            if is_over(current) or stop.wait(PROGRESS_EVERY):
+                return current
 
 
 def _prepare_campaign(console: Console) -> int:
     with session_scope() as db_session:
         ensure_sample_units(db_session=db_session)
     with session_scope() as db_session:
-        result = import_path(db_session=db_session, path=LIST_FILE, unit_code=DISTRICT)
+        today = utcnow().astimezone(get_settings().zone).date()
+        list_file, _ = generate(get_settings().var_dir / "sample" / today.isoformat(), today=today)
+        result = import_path(db_session=db_session, path=list_file, unit_code=DISTRICT)
         batch_id = result.batch_id or result.already_imported
     console.print(
-        f"sample list: {result.rows} rows, {result.created} new contacts"
+        f"Sample list: {result.rows} rows, {result.created} new contacts"
         + (f" (already imported as batch {batch_id})" if result.already_imported else ""),
         highlight=False,
     )
@@ -103,7 +143,7 @@ def _prepare_campaign(console: Console) -> int:
         )
         start_campaign(db_session=db_session, campaign_id=campaign.id)
         campaign_id = campaign.id
-    console.print(f"campaign {campaign_id}: f1_tracing_call started", highlight=False)
+    console.print(f"Campaign {campaign_id} (F1 tracing calls) started", highlight=False)
     return campaign_id
 
 

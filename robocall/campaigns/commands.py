@@ -11,7 +11,8 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn
+
+from robocall.campaigns.console import CampaignProgress, summary_lines
 
 console = Console()
 err_console = Console(stderr=True)
@@ -169,32 +170,6 @@ def _progress_of(campaign_id: int) -> dict[str, Any]:
         raise _fail(str(exc)) from None
 
 
-def describe(current: dict[str, Any]) -> str:
-    """One line: status, attempts by status, reached %, ETA."""
-    attempts = ", ".join(f"{k} {v}" for k, v in sorted(current["attempts_by_status"].items()))
-    eta = current["eta_seconds"]
-    eta_text = f", ETA {eta:.0f} s" if eta is not None else ""
-    sms = current["sms_by_state"]
-    sms_text = f", SMS {sms}" if sms else ""
-    return (
-        f"{current['status']} · reached {current['reached']}/{current['targets']} "
-        f"({current['reached_percent']}%) · attempts: {attempts or 'none'}{sms_text}{eta_text}"
-    )
-
-
-def live_progress(console_: Console) -> tuple[Progress, Any]:
-    """A rich progress bar: targets done of all, with the status line."""
-    bar = Progress(
-        TextColumn("[bold]campaign {task.fields[cid]}"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total}"),
-        TextColumn("{task.fields[line]}"),
-        console=console_,
-        transient=False,
-    )
-    return bar, None
-
-
 @campaign_app.command("status")
 def status_command(
     campaign_id: Annotated[int, typer.Argument(metavar="ID")],
@@ -208,19 +183,14 @@ def status_command(
         print(json.dumps(current, ensure_ascii=False, indent=2))
         return
     if not watch:
-        console.print(describe(current), highlight=False)
+        console.print("\n".join(summary_lines(current)), highlight=False)
         return
-    bar, _ = live_progress(console)
+    bar = CampaignProgress(console)
     with bar:
-        task = bar.add_task("", total=current["targets"] or 1, cid=campaign_id, line="")
+        task = bar.add_task(f"campaign {campaign_id}", total=current["targets"] or 1)
         while True:
             current = _progress_of(campaign_id)
-            bar.update(
-                task,
-                total=current["targets"] or 1,
-                completed=current["done"],
-                line=describe(current),
-            )
+            bar.show(task, current)
             if current["status"] in ("completed", "cancelled", "draft"):
                 break
             time.sleep(1.0)
@@ -263,20 +233,13 @@ def run_command(
     except CampaignError as exc:
         raise _fail(str(exc)) from None
     stop = threading.Event()
-    bar, _ = live_progress(console)
+    bar = CampaignProgress(console)
     with stop_on_signals(stop), bar:
-        task = bar.add_task("", total=1, cid=campaign_id, line="")
-
-        def show(current: dict[str, Any]) -> None:
-            bar.update(
-                task,
-                total=current["targets"] or 1,
-                completed=current["done"],
-                line=describe(current),
-            )
-
-        final = run_until_done(campaign_id=campaign_id, stop=stop, on_progress=show)
-    console.print(describe(final), highlight=False)
+        task = bar.add_task(f"campaign {campaign_id}", total=1)
+        final = run_until_done(
+            campaign_id=campaign_id, stop=stop, on_progress=lambda now: bar.show(task, now)
+        )
+    console.print("\n".join(summary_lines(final)), highlight=False)
     if final["status"] not in ("completed", "cancelled"):
         raise typer.Exit(130)
 

@@ -237,7 +237,7 @@ class ConcurrencyLimiter:
             ended = set(self.ended_of(self.in_flight()))
             if ended:
                 self.client.zrem(self.key, *ended)
-                log.warning("slots of %d ended calls freed", len(ended))
+                log.info("slots of %d ended calls freed", len(ended))
                 answer = self._acquire(call_key, take)
         return answer == 1
 

@@ -11,7 +11,8 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -51,22 +52,9 @@ def use_simulator(
     reset_provider()
 
 
-def run_until_done(
-    *,
-    campaign_id: int,
-    stop: threading.Event | None = None,
-    on_progress: Callable[[dict[str, Any]], None] | None = None,
-    timeout: float | None = None,
-    workers: int = 2,
-) -> dict[str, Any]:
-    """Tick, work and sweep until the campaign is completed or cancelled; its last progress."""
-    bootstrap()
-    settings = get_settings()
-    if settings.telephony == "simulator" and not settings.simulator_url:
-        from robocall.telephony.provider import get_provider
-
-        get_provider()  # start the in-process simulator before the first call
-    stop = stop or threading.Event()
+@contextmanager
+def worker_threads(count: int = 2) -> Iterator[None]:
+    """`count` rq workers on every queue, in threads of this process, until the block ends."""
     finished = threading.Event()
 
     def work() -> None:
@@ -77,7 +65,7 @@ def run_until_done(
 
     def work_until_finished() -> None:
         # Burst runs in a loop: the worker returns whenever the queues are empty, so it
-        # stops promptly (and cleanly) when the campaign ends. Redis unreachable: a new worker
+        # stops promptly (and cleanly) when the block ends. Redis unreachable: a new worker
         # once it answers again (the jobs it lost are queued again by the sweeper).
         worker = None
         while not finished.is_set():
@@ -90,23 +78,62 @@ def run_until_done(
                 finished.wait(REDIS_BACKOFF)
                 continue
             except Exception:
-                # Whatever else rq trips on, this thread must keep working the campaign.
+                # Whatever else rq trips on, this thread must keep working.
                 log.exception("worker failed; starting a new one")
                 worker = None
                 finished.wait(REDIS_BACKOFF)
                 continue
             finished.wait(WORKER_IDLE)
 
-    threads = [
-        threading.Thread(target=work, name=f"campaign-worker-{i}", daemon=True)
-        for i in range(workers)
-    ]
+    threads = [threading.Thread(target=work, name=f"worker-{i}", daemon=True) for i in range(count)]
     for thread in threads:
         thread.start()
+    try:
+        yield
+    finally:
+        finished.set()
+        for thread in threads:
+            thread.join(timeout=30)
+
+
+def start_in_process_simulator() -> None:
+    """Start the in-process simulator before the first call, when it is the provider."""
+    settings = get_settings()
+    if settings.telephony == "simulator" and not settings.simulator_url:
+        from robocall.telephony.provider import get_provider
+
+        get_provider()
+
+
+def campaign_progress(campaign_id: int) -> dict[str, Any]:
+    """The campaign's progress now (raises ValueError for an unknown campaign)."""
+    with session_scope() as db_session:
+        campaign = db_session.get(Campaign, campaign_id)
+        if campaign is None:
+            raise ValueError(f"no campaign {campaign_id}")
+        return progress(db_session=db_session, campaign=campaign)
+
+
+def is_over(current: dict[str, Any]) -> bool:
+    return current["status"] in (CampaignStatus.completed.value, CampaignStatus.cancelled.value)
+
+
+def run_until_done(
+    *,
+    campaign_id: int,
+    stop: threading.Event | None = None,
+    on_progress: Callable[[dict[str, Any]], None] | None = None,
+    timeout: float | None = None,
+    workers: int = 2,
+) -> dict[str, Any]:
+    """Tick, work and sweep until the campaign is completed or cancelled; its last progress."""
+    bootstrap()
+    start_in_process_simulator()
+    stop = stop or threading.Event()
     deadline = time.monotonic() + timeout if timeout else None
     last_sweep = time.monotonic()
-    try:
-        while not stop.is_set():
+    with worker_threads(workers):
+        while True:
             try:
                 tick()
                 if time.monotonic() - last_sweep > SWEEP_EVERY:
@@ -114,23 +141,11 @@ def run_until_done(
                     last_sweep = time.monotonic()
             except REDIS_DOWN as exc:
                 log.warning("scheduler tick: Redis unreachable, trying again (%s)", exc)
-            with session_scope() as db_session:
-                campaign = db_session.get(Campaign, campaign_id)
-                if campaign is None:
-                    raise ValueError(f"no campaign {campaign_id}")
-                current = progress(db_session=db_session, campaign=campaign)
+            current = campaign_progress(campaign_id)
             if on_progress is not None:
                 on_progress(current)
-            if current["status"] in (
-                CampaignStatus.completed.value,
-                CampaignStatus.cancelled.value,
-            ):
+            if is_over(current) or stop.is_set():
                 return current
             if deadline is not None and time.monotonic() > deadline:
                 raise TimeoutError(f"campaign {campaign_id} not done in {timeout} s")
             stop.wait(TICK_EVERY)
-        return current
-    finally:
-        finished.set()
-        for thread in threads:
-            thread.join(timeout=30)

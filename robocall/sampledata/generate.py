@@ -1,9 +1,11 @@
 """Make the demo's sample F1 list and its simulated residents (seeded: the same every time).
 
-    uv run python -m robocall.sampledata.generate
+    uv run python -m robocall.sampledata.generate [FOLDER]
 
-writes `f1_sample_list.csv` (about 200 people in 3 communes of the sample district, as a commune
-health station would send it) and `residents.yaml` (how each number behaves when called).
+writes `f1_sample_list.csv` into FOLDER (about 200 people in 3 communes of the sample district,
+as a commune health station would send it, last exposed within the 10 days before today) and
+the bundled `residents.yaml` (how each number behaves when called). The demo writes a fresh
+list under its var dir every day, so its people are under monitoring whenever it runs.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import random
 from pathlib import Path
 
 HERE = Path(__file__).parent
-LIST_FILE = HERE / "f1_sample_list.csv"
+LIST_NAME = "f1_sample_list.csv"
 PERSONAS_FILE = HERE / "residents.yaml"
 SEED = 20210801
 PEOPLE = 200
@@ -98,7 +100,6 @@ MOBILE_PREFIXES = (
 )
 # Everyone answers the F1 call the same way: it's me; no symptoms; not tested; at home.
 ANSWERS = "1 2 2 2 2 2 2 1"
-EXPOSURE = dt.date(2021, 7, 28)
 
 
 def _mobile(rng: random.Random) -> str:
@@ -134,8 +135,9 @@ def _behaviour(rng: random.Random) -> str:
     return "[busy, no_answer, busy]"
 
 
-def generate() -> tuple[Path, Path]:
-    """Write the sample list and the residents file; return their paths."""
+def generate(folder: Path, *, today: dt.date) -> tuple[Path, Path]:
+    """Write the sample list into `folder` and the bundled residents file; return their
+    paths. Everyone was last exposed 1 to 9 days before `today`."""
     rng = random.Random(SEED)
     rows: list[list[str]] = []
     personas: dict[str, str] = {}
@@ -156,7 +158,7 @@ def generate() -> tuple[Path, Path]:
             e164 = "+84" + phone.replace(" ", "")[1:]
             personas[e164] = _behaviour(rng)
         last_phone = phone or last_phone
-        exposure = EXPOSURE - dt.timedelta(days=rng.randrange(0, 5))
+        exposure = today - dt.timedelta(days=1 + 2 * rng.randrange(0, 5))
         rows.append(
             [
                 str(number),
@@ -171,7 +173,9 @@ def generate() -> tuple[Path, Path]:
                 "F1",
             ]
         )
-    with LIST_FILE.open("w", encoding="utf-8-sig", newline="") as handle:
+    folder.mkdir(parents=True, exist_ok=True)
+    list_file = folder / LIST_NAME
+    with list_file.open("w", encoding="utf-8-sig", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(
             [
@@ -196,9 +200,13 @@ def generate() -> tuple[Path, Path]:
     ]
     lines += [f'  "{phone}": {behaviour}' for phone, behaviour in personas.items()]
     PERSONAS_FILE.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return LIST_FILE, PERSONAS_FILE
+    return list_file, PERSONAS_FILE
 
 
 if __name__ == "__main__":
-    for path in generate():
+    import sys
+    from zoneinfo import ZoneInfo
+
+    today = dt.datetime.now(ZoneInfo("Asia/Ho_Chi_Minh")).date()
+    for path in generate(Path(sys.argv[1] if len(sys.argv) > 1 else "."), today=today):
         print(path)
