@@ -48,9 +48,11 @@ def wait_healthy(port: int, process: subprocess.Popen[str], seconds: float = 30)
 def stop_and_check(process: subprocess.Popen[str], sig: signal.Signals) -> str:
     started = time.monotonic()
     process.send_signal(sig)
-    out, err = process.communicate(timeout=10)
+    out, err = process.communicate(timeout=30)
     elapsed = time.monotonic() - started
-    assert elapsed < 5, f"took {elapsed:.1f} s to stop"
+    # Stopping takes well under a second; the bound catches a process that ignores the signal
+    # or waits out a timeout, with room for a loaded machine.
+    assert elapsed < 15, f"took {elapsed:.1f} s to stop"
     printed = (out or "") + (err or "")
     assert "Traceback" not in printed, printed
     assert process.returncode in (0, 130, -sig), (process.returncode, printed)
@@ -113,8 +115,8 @@ def test_only_one_scheduler_ticks_and_the_standby_takes_over(subprocess_env, tmp
 
         stop_and_check(first, signal.SIGINT)
         # The stand-by takes the lease as soon as the first releases it.
-        wait_for_line(logs["second"], "is active", second, seconds=10)
-        deadline = time.monotonic() + 10
+        wait_for_line(logs["second"], "is active", second, seconds=30)
+        deadline = time.monotonic() + 30
         while len(client.hgetall(TICKS_KEY)) < 2 and time.monotonic() < deadline:
             time.sleep(0.2)
         assert any(f":{second.pid}:" in k.decode() for k in client.hgetall(TICKS_KEY))

@@ -38,12 +38,18 @@ LATE_TOLERANCE = 0.006  # seconds: a slot is used only this late at most
 # to spare, so a late first call and a prompt last one never put rate + 1 into one second.
 RATE_HEADROOM = LATE_TOLERANCE + 0.002
 
-# KEYS[1]: the next free slot (µs, Redis clock). ARGV: slot width µs, reserve-ahead µs.
+# KEYS[1]: the next free slot (µs, Redis clock). ARGV: slot width µs, reserve-ahead µs, and
+# optionally the time now in µs (a controlled clock; else the Redis server's).
 # Returns {1, slot, now} when the slot is reserved, or {0, wait µs, now} when the next free
 # slot is further away than the reserve-ahead limit (ask again after waiting).
 _RESERVE_SLOT = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local now
+if ARGV[3] then
+  now = tonumber(ARGV[3])
+else
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+end
 local interval = tonumber(ARGV[1])
 local ahead = tonumber(ARGV[2])
 local slot = math.max(tonumber(redis.call('GET', KEYS[1]) or '0'), now)
@@ -109,10 +115,21 @@ def _inflight_key(scope: str) -> str:
 class RateLimiter:
     """At most `per_second` calls a second for one account and caller ID."""
 
-    def __init__(self, client: redis.Redis, *, account: str, caller_id: str, per_second: float):
+    def __init__(
+        self,
+        client: redis.Redis,
+        *,
+        account: str,
+        caller_id: str,
+        per_second: float,
+        clock_us: Callable[[], int] | None = None,
+    ):
         if per_second <= 0:
             raise ValueError("the rate must be positive")
         self.client = client
+        # The time now in µs for every limiter of this bucket; unset: the Redis server's clock,
+        # which workers on every machine share. Tests hand in a controlled clock.
+        self.clock_us = clock_us
         self.key = _bucket_key(account, caller_id)
         self.interval_us = math.ceil(1_000_000 / per_second * (1 + RATE_HEADROOM))
         self.ahead_us = max(int(RESERVE_AHEAD * 1_000_000), self.interval_us)
@@ -123,10 +140,10 @@ class RateLimiter:
         """Try to reserve the next free slot: (True, seconds until it; 0.0 is now), or
         (False, seconds to wait before asking again) when the slots within RESERVE_AHEAD
         are all taken."""
-        reserved, value, now = (
-            int(v)
-            for v in self.client.eval(_RESERVE_SLOT, 1, self.key, self.interval_us, self.ahead_us)
-        )
+        args: list[int] = [self.interval_us, self.ahead_us]
+        if self.clock_us is not None:
+            args.append(self.clock_us())
+        reserved, value, now = (int(v) for v in self.client.eval(_RESERVE_SLOT, 1, self.key, *args))
         if not reserved:
             return False, value / 1_000_000
         self.slot_us = value

@@ -1,11 +1,15 @@
 """Rate and concurrency limits hold across many workers sharing one real Redis."""
 
+import heapq
 import threading
 import time
+
+import pytest
 
 from robocall.campaigns.limits import (
     LATE_TOLERANCE,
     RATE_HEADROOM,
+    RESERVE_AHEAD,
     ConcurrencyLimiter,
     RateLimiter,
     wait_for_rate_slot,
@@ -13,27 +17,51 @@ from robocall.campaigns.limits import (
 from robocall.workers.connection import get_redis
 
 
+class ControlledClock:
+    """Microseconds that move only when the test says (in place of the Redis server's clock)."""
+
+    def __init__(self) -> None:
+        self.now_us = 1_700_000_000_000_000
+
+    def __call__(self) -> int:
+        return self.now_us
+
+
+def slots_granted(
+    *, caller_id: str, per_second: float, workers: int, seconds: float, back_after: float = 0.0
+) -> list[float]:
+    """Workers sharing one bucket ask for slots for `seconds` of controlled time; each asks
+    again `back_after` seconds after its slot (the time it took to dial). The slots granted,
+    in seconds from the start."""
+    clock = ControlledClock()
+    start = clock.now_us
+    limiters = [
+        RateLimiter(
+            get_redis(), account="AC1", caller_id=caller_id, per_second=per_second, clock_us=clock
+        )
+        for _ in range(workers)
+    ]
+    asks = [(start, worker) for worker in range(workers)]  # (when it asks, which worker)
+    heapq.heapify(asks)
+    slots: list[float] = []
+    while asks:
+        at, worker = heapq.heappop(asks)
+        if at >= start + seconds * 1_000_000:
+            continue
+        clock.now_us = at
+        reserved, wait = limiters[worker].reserve()
+        if not reserved:  # every slot within reach is held: ask again after the wait
+            heapq.heappush(asks, (at + round(wait * 1_000_000), worker))
+            continue
+        slot = limiters[worker].slot_us
+        assert slot is not None and slot >= at
+        slots.append((slot - start) / 1_000_000)
+        heapq.heappush(asks, (slot + round(back_after * 1_000_000), worker))
+    return sorted(slots)
+
+
 def test_calls_are_spaced_so_no_second_exceeds_the_rate():
-    client = get_redis()
-    taken: list[float] = []
-    lock = threading.Lock()
-    stop = time.monotonic() + 1.6
-
-    def worker():
-        limiter = RateLimiter(client, account="AC1", caller_id="+842873001234", per_second=10)
-        while time.monotonic() < stop:
-            limiter.take()
-            # The limit is judged on the Redis server's clock, which every worker shares;
-            # this process's own clock would add its scheduling delays to the gaps.
-            with lock:
-                taken.append(limiter.slot_us / 1_000_000)
-
-    threads = [threading.Thread(target=worker) for _ in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    taken.sort()
+    taken = slots_granted(caller_id="+842873001234", per_second=10, workers=6, seconds=1.6)
     # Workers may hold slots up to a second ahead: 1.6 s of asking reserves up to 2.6 s.
     assert 16 <= len(taken) <= 27
     assert all(b - a >= 0.1 for a, b in zip(taken, taken[1:], strict=False))
@@ -46,10 +74,12 @@ def test_a_slot_is_used_only_within_its_tolerance_and_rate_plus_one_never_fits_a
     limiter = RateLimiter(client, account="AC1", caller_id="+842873005555", per_second=20)
     slots: list[float] = []
     for _ in range(21):
+        before = time.monotonic()
         last_moment = limiter.take()
-        now = time.monotonic()
-        # Returned in the slot, with at most the tolerance left to ask the provider.
-        assert now <= last_moment <= now + LATE_TOLERANCE
+        after = time.monotonic()
+        # Returned in the slot: its last moment is at most the tolerance past the slot, which
+        # came between the ask and the return, however long this machine took to get there.
+        assert before <= last_moment <= after + LATE_TOLERANCE
         assert limiter.slot_us is not None
         slots.append(limiter.slot_us / 1_000_000)
     # The first of rate + 1 calls asked as late as allowed, the last on time: still more
@@ -58,36 +88,28 @@ def test_a_slot_is_used_only_within_its_tolerance_and_rate_plus_one_never_fits_a
 
 
 def test_separate_caller_ids_have_separate_buckets():
+    clock = ControlledClock()
     client = get_redis()
-    a = RateLimiter(client, account="AC1", caller_id="+8401", per_second=1)
-    b = RateLimiter(client, account="AC1", caller_id="+8402", per_second=1)
+    a = RateLimiter(client, account="AC1", caller_id="+8401", per_second=1, clock_us=clock)
+    b = RateLimiter(client, account="AC1", caller_id="+8402", per_second=1, clock_us=clock)
     assert a.reserve() == (True, 0.0) and b.reserve() == (True, 0.0)
-    reserved, wait = a.reserve()  # the next slot of +8401, a second (and the headroom) away
-    assert reserved and 0.95 < wait <= 1.02
-    reserved, wait = a.reserve()  # two seconds away: beyond what a worker may hold
-    assert not reserved and 0.95 < wait <= 1.1
+    # The next slot of +8401 is a second (and the headroom) away.
+    assert a.reserve() == (True, 1 + RATE_HEADROOM)
+    # Two slots away is beyond what a worker may hold (a second, or one slot if wider): ask
+    # again once it is within reach.
+    within_reach = max(RESERVE_AHEAD, 1 + RATE_HEADROOM)
+    reserved, wait = a.reserve()
+    assert not reserved and wait == pytest.approx(2 * (1 + RATE_HEADROOM) - within_reach)
 
 
 def test_with_a_backlog_every_slot_is_used_however_late_the_workers_come_back():
-    client = get_redis()
-    slots: list[float] = []
-    stop = time.monotonic() + 1.5
-
-    def worker():
-        limiter = RateLimiter(client, account="AC1", caller_id="+842873009999", per_second=40)
-        while time.monotonic() < stop:
-            limiter.take()
-            slots.append(limiter.slot_us / 1_000_000)
-            time.sleep(0.03)  # longer than a slot: a lone worker would fall behind
-
-    threads = [threading.Thread(target=worker) for _ in range(3)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    slots.sort()
-    gaps = [b - a for a, b in zip(slots, slots[1:], strict=False)]
+    # Each worker comes back 30 ms after its slot, longer than a slot: a lone worker would
+    # fall behind, three together use every slot.
+    slots = slots_granted(
+        caller_id="+842873009999", per_second=40, workers=3, seconds=1.5, back_after=0.03
+    )
     width = 1 / 40 * (1 + RATE_HEADROOM)
+    gaps = [b - a for a, b in zip(slots, slots[1:], strict=False)]
     # Back to back: every gap is one slot wide (to the microsecond), none was lost.
     assert all(abs(gap - width) < 0.000_01 for gap in gaps), gaps
     assert len(slots) >= 50
