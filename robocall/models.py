@@ -2,7 +2,7 @@
 
 from robocall.campaigns.models import Attempt, Campaign, CampaignRound, Target
 from robocall.contacts.models import Contact, OptOut
-from robocall.hotline.models import HotlineReport, ReportNotification
+from robocall.hotline.models import HotlineReport, ReportContact, ReportNotification
 from robocall.importers.models import ImportBatch
 from robocall.ivr.models import CallAnswer, CallSession
 from robocall.sms.models import Message
@@ -26,6 +26,7 @@ __all__ = [
     "ImportBatch",
     "Message",
     "OptOut",
+    "ReportContact",
     "ReportNotification",
     "Unit",
     "User",

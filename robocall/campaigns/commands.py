@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 
 from robocall.campaigns.console import CampaignProgress, summary_lines
+from robocall.kit.masking import mask_phone
 
 console = Console()
 err_console = Console(stderr=True)
@@ -291,55 +292,134 @@ def list_command() -> None:
             )
 
 
+def _unit_id(db_session: Any, code: str | None) -> int | None:
+    from robocall.units.service import get_by_code
+
+    if code is None:
+        return None
+    unit = get_by_code(db_session=db_session, code=code)
+    if unit is None:
+        raise _fail(f"--unit: no unit with code {code!r}")
+    return unit.id
+
+
 @optout_app.command("add")
 def optout_add(
     phone: Annotated[str, typer.Argument(help="The number, as written (0912…, +84…).")],
     reason: Annotated[str, typer.Option("--reason")] = "added by staff",
+    unit: Annotated[
+        str | None,
+        typer.Option("--unit", help="Only for contacts of this unit and below (default: all)."),
+    ] = None,
 ) -> None:
-    """Never call or text this number again."""
+    """Never call or text this number again (for contacts of --unit, or everywhere)."""
     from robocall.contacts.service import add_opt_out
     from robocall.db import session_scope
+    from robocall.users.service import record_audit
 
     _prepare()
     e164 = _phone(phone)
     with session_scope() as db_session:
-        add_opt_out(db_session=db_session, phone=e164, reason=reason)
-    console.print(f"{e164}: opted out")
+        opt_out = add_opt_out(
+            db_session=db_session,
+            phone=e164,
+            reason=reason,
+            unit_id=_unit_id(db_session, unit),
+            created_by="cli",
+        )
+        record_audit(
+            db_session=db_session,
+            user=None,
+            action="optout.add",
+            object_type="opt_out",
+            object_id=opt_out.id,
+            unit_id=opt_out.unit_id,
+            detail={"reason": reason, "via": "cli"},
+        )
+    console.print(f"{mask_phone(e164)}: opted out" + (f" in unit {unit}" if unit else ""))
 
 
 @optout_app.command("remove")
-def optout_remove(phone: Annotated[str, typer.Argument()]) -> None:
-    """Let this number be called and texted again."""
+def optout_remove(
+    phone: Annotated[str, typer.Argument()],
+    reason: Annotated[
+        str, typer.Option("--reason", help="Why, for the audit log (needed with --resident).")
+    ] = "",
+    unit: Annotated[
+        str | None, typer.Option("--unit", help="The unit whose opt-out to lift.")
+    ] = None,
+    resident: Annotated[
+        bool,
+        typer.Option("--resident", help="Lift the resident's own opt-out (key 9, SMS)."),
+    ] = False,
+) -> None:
+    """Let this number be called and texted again: staff's opt-out for --unit (or the
+    centre-wide one), or with --resident the one the resident asked for."""
+    from sqlalchemy import select
+
+    from robocall.contacts.models import OptOut
+    from robocall.contacts.service import remove_opt_out
     from robocall.db import session_scope
-    from robocall.sms.inbound import remove_opt_out
+    from robocall.users.service import record_audit
 
     _prepare()
     e164 = _phone(phone)
+    if resident and not reason.strip():
+        raise _fail("--reason: the resident asked for this opt-out; say why it is lifted")
     with session_scope() as db_session:
-        removed = remove_opt_out(db_session=db_session, phone=e164)
-    if not removed:
-        raise _fail(f"{e164} is not on the opt-out list")
-    console.print(f"{e164}: removed from the opt-out list")
+        unit_id = _unit_id(db_session, unit)
+        found = db_session.scalar(
+            select(OptOut).where(
+                OptOut.phone == e164,
+                OptOut.by_resident.is_(resident),
+                OptOut.unit_id.is_(None) if unit_id is None else OptOut.unit_id == unit_id,
+            )
+        )
+        if found is None:
+            raise _fail(f"{mask_phone(e164)} is not on the opt-out list")
+        record_audit(
+            db_session=db_session,
+            user=None,
+            action="optout.remove",
+            object_type="opt_out",
+            object_id=found.id,
+            unit_id=found.unit_id,
+            detail={"reason": reason.strip(), "resident": resident, "via": "cli"},
+        )
+        remove_opt_out(db_session=db_session, opt_out=found)
+    console.print(f"{mask_phone(e164)}: opt-out lifted")
 
 
 @optout_app.command("list")
 def optout_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """The opt-out list, newest first."""
+    from sqlalchemy import select
+
+    from robocall.contacts.service import list_opt_outs
     from robocall.db import session_scope
-    from robocall.sms.inbound import list_opt_outs
+    from robocall.units.models import Unit
 
     _prepare()
     with session_scope() as db_session:
-        rows = [
-            {"phone": o.phone, "reason": o.reason, "created_at": o.created_at.isoformat()}
-            for o in list_opt_outs(db_session=db_session)
+        codes = {uid: code for uid, code in db_session.execute(select(Unit.id, Unit.code))}
+        rows: list[dict[str, Any]] = [
+            {
+                "phone": v.opt_out.phone,
+                "unit": codes.get(v.opt_out.unit_id) if v.opt_out.unit_id else None,
+                "by_resident": v.opt_out.by_resident,
+                "reason": v.opt_out.reason,
+                "created_at": v.opt_out.created_at.isoformat(),
+            }
+            for v in list_opt_outs(db_session=db_session)
         ]
     if as_json:
         print(json.dumps(rows, ensure_ascii=False, indent=2))
         return
     for row in rows:
+        where = "resident" if row["by_resident"] else (row["unit"] or "everywhere")
         console.print(
-            f"{row['phone']:<16} {row['created_at'][:19]}  {row['reason']}", highlight=False
+            f"{row['phone']:<16} {row['created_at'][:19]}  {where:<10} {row['reason']}",
+            highlight=False,
         )
 
 

@@ -19,7 +19,7 @@ from robocall.campaigns.models import (
     TargetStatus,
 )
 from robocall.campaigns.service import retry_delay, window_of
-from robocall.contacts.service import add_opt_out, is_opted_out
+from robocall.contacts.service import add_opt_out, opted_out_for_contacts
 from robocall.db import utcnow
 from robocall.ivr.models import CallSession
 from robocall.ivr.service import end_call
@@ -118,7 +118,9 @@ def mark_unreached(*, db_session: Session, campaign: Campaign, target: Target) -
     target.status = TargetStatus.unreached
     if campaign.kind != CampaignKind.call_then_sms or target.phone is None:
         return
-    if not target.sms_capable or is_opted_out(db_session=db_session, phone=target.phone):
+    if not target.sms_capable or opted_out_for_contacts(
+        db_session=db_session, phone=target.phone, contact_ids=target.contact_ids
+    ):
         target.sms_state = SmsState.skipped
         return
     target.sms_state = SmsState.queued
@@ -155,7 +157,12 @@ def on_wrong_number(db_session: Session, call_session: CallSession, _effect: obj
 
 def on_opt_out(db_session: Session, call_session: CallSession, _effect: object) -> None:
     """The resident asked for no more calls: every campaign honours the opt-out list."""
-    add_opt_out(db_session=db_session, phone=call_session.phone, reason="asked during a call")
+    add_opt_out(
+        db_session=db_session,
+        phone=call_session.phone,
+        reason="asked during a call",
+        by_resident=True,
+    )
     target = _target_of(db_session, call_session)
     if target is not None and target.status == TargetStatus.calling:
         target.status = TargetStatus.opted_out

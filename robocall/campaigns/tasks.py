@@ -51,7 +51,7 @@ from robocall.campaigns.outcomes import (
 )
 from robocall.campaigns.service import window_of
 from robocall.config import get_settings
-from robocall.contacts.service import opted_out
+from robocall.contacts.service import any_opt_out, opted_out_for_contacts
 from robocall.db import session_scope, utcnow
 from robocall.kit.masking import mask_phone
 from robocall.kit.windows import CallingWindow
@@ -316,7 +316,7 @@ _CLAIM_VIEW = (
         Campaign.caller_id,
         Campaign.amd,
         Campaign.calls_per_second,
-        opted_out(Target.phone).label("opted_out"),
+        any_opt_out(Target.phone).label("any_opt_out"),
     )
     .join(Target, Target.id == Attempt.target_id)
     .join(Campaign, Campaign.id == Attempt.campaign_id)
@@ -357,7 +357,9 @@ def _claim_for_dialling(
         window = window_of(row)
         if not window.is_open(at):
             return give_back(window.next_open(at), TargetStatus.pending, "window_closed")
-        if row.opted_out:
+        if row.any_opt_out and opted_out_for_contacts(
+            db_session=db_session, phone=row.phone, contact_ids=row.contact_ids
+        ):
             return give_back(at, TargetStatus.opted_out, "opted_out")
         # Only a look, inside this transaction: the call takes its slot just before its rate
         # slot (_ready_to_dial), with a limiter that outlives this session.

@@ -58,11 +58,28 @@ def contact_by_id(db_session: Session, contact_id: int) -> ContactMatch | None:
 
 
 def contact_by_phone(db_session: Session, phone: str) -> ContactMatch | None:
-    """Who is calling the hotline, if the lists know the number."""
-    contact = db_session.scalar(
-        select(Contact).where(Contact.phone == phone).order_by(Contact.id.desc()).limit(1)
+    """Who is calling the hotline, if the lists know the number.
+
+    A number the lists of several units share, or several people's, names no one: the
+    greeting must not speak one person's name to another, and the report is linked to every
+    contact with that number (so each of their units sees it and is alerted).
+    """
+    contacts = list(
+        db_session.scalars(select(Contact).where(Contact.phone == phone).order_by(Contact.id))
     )
-    return _match(db_session, contact) if contact is not None else None
+    if not contacts:
+        return None
+    units = {contact.unit_id for contact in contacts}
+    people = {contact.match_key for contact in contacts}
+    if len(units) == 1 and len(people) == 1:
+        return _match(db_session, contacts[-1])
+    context: dict[str, object] = {
+        "health_centre": get_settings().health_centre_name,
+        "monitoring_days": MONITORING_DAYS,
+        "language": "vi",
+    }
+    unit_id = units.pop() if len(units) == 1 else None
+    return ContactMatch(contact_id=None, unit_id=unit_id, context=context)
 
 
 def send_through_provider(*, to: str, body: str) -> str:

@@ -6,7 +6,7 @@ import datetime as dt
 import enum
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Date, Enum, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, Date, Enum, ForeignKey, Index, Integer, String, Text, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from robocall.db import Base, utcnow
@@ -77,11 +77,30 @@ class Contact(Base):
 
 
 class OptOut(Base):
-    """A number that must not be called or sent SMS (asked by the resident or by staff)."""
+    """A number that must not be called or sent SMS.
+
+    Asked by the resident (key 9 in a call, an SMS keyword): everywhere, and lifted only by
+    the resident (an SMS keyword) or an administrator. Added by staff: within the adding
+    user's unit and the units below it (no unit: an administrator's, everywhere).
+    """
 
     __tablename__ = "opt_outs"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    phone: Mapped[str] = mapped_column(String(20), unique=True)  # E.164
+    phone: Mapped[str] = mapped_column(String(20))  # E.164
+    # Where it applies: this unit and the units below it; None: everywhere.
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id", ondelete="CASCADE"))
+    by_resident: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_by: Mapped[str | None] = mapped_column(String(100))  # the staff user's name
     reason: Mapped[str] = mapped_column(String(300), default="")
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+# One opt-out per number, unit (none: everywhere) and origin; NULL units compare equal here.
+Index(
+    "uq_opt_outs_phone_unit_origin",
+    OptOut.phone,
+    func.coalesce(OptOut.unit_id, 0),
+    OptOut.by_resident,
+    unique=True,
+)

@@ -14,7 +14,7 @@ from robocall.contacts.models import Classification, Contact, OptOut
 from robocall.importers.values import name_key
 from robocall.kit.text import nfc
 from robocall.units.models import Unit
-from robocall.units.service import descendant_ids, get_by_code
+from robocall.units.service import ancestor_ids, descendant_ids, get_by_code
 
 
 class ContactQueryError(ValueError):
@@ -134,43 +134,166 @@ def get_contact(
     return contact
 
 
-def opted_out(phone: Any) -> Exists:
-    """SQL: whether `phone` (a value or a column) asked not to be called or messaged."""
+def any_opt_out(phone: Any) -> Exists:
+    """SQL: whether `phone` (a value or a column) has any opt-out (where it applies is then
+    checked with `is_opted_out`)."""
     return exists().where(OptOut.phone == phone)
 
 
-def is_opted_out(*, db_session: Session, phone: str) -> bool:
-    """Whether this E.164 number asked not to be called or messaged."""
-    return bool(db_session.scalar(select(opted_out(phone))))
+def _applies(db_session: Session, opt_out: OptOut, unit_id: int | None) -> bool:
+    """Whether the opt-out covers a contact of `unit_id`."""
+    if opt_out.unit_id is None:
+        return True
+    return unit_id is not None and opt_out.unit_id in ancestor_ids(
+        db_session=db_session, unit_id=unit_id
+    )
 
 
-def add_opt_out(*, db_session: Session, phone: str, reason: str = "") -> OptOut:
-    """Record that this E.164 number must not be called or messaged (idempotent)."""
-    existing = db_session.scalar(select(OptOut).where(OptOut.phone == phone))
+def is_opted_out(*, db_session: Session, phone: str, unit_ids: Collection[int | None] = ()) -> bool:
+    """Whether `phone` must not be called or messaged for contacts of `unit_ids`: an opt-out
+    that applies everywhere, or one covering every one of those units."""
+    opt_outs = list(db_session.scalars(select(OptOut).where(OptOut.phone == phone)))
+    if any(o.unit_id is None for o in opt_outs):
+        return True
+    wanted = set(unit_ids)
+    return (
+        bool(opt_outs)
+        and bool(wanted)
+        and all(any(_applies(db_session, o, unit_id) for o in opt_outs) for unit_id in wanted)
+    )
+
+
+def opted_out_for_contacts(
+    *, db_session: Session, phone: str, contact_ids: Collection[int]
+) -> bool:
+    """Whether `phone` must not be called or messaged for these contacts (a household): an
+    opt-out that applies everywhere, or staff's covering the units of all of them."""
+    units = set(db_session.scalars(select(Contact.unit_id).where(Contact.id.in_(contact_ids))))
+    return is_opted_out(db_session=db_session, phone=phone, unit_ids=units)
+
+
+def add_opt_out(
+    *,
+    db_session: Session,
+    phone: str,
+    reason: str = "",
+    unit_id: int | None = None,
+    by_resident: bool = False,
+    created_by: str | None = None,
+) -> OptOut:
+    """Record that this E.164 number must not be called or messaged: everywhere when the
+    resident asked, else within `unit_id` and the units below it (None: everywhere).
+    Idempotent for the same number, unit and origin."""
+    if by_resident:
+        unit_id = None
+    existing = db_session.scalar(
+        select(OptOut).where(
+            OptOut.phone == phone,
+            OptOut.unit_id.is_(None) if unit_id is None else OptOut.unit_id == unit_id,
+            OptOut.by_resident == by_resident,
+        )
+    )
     if existing is not None:
         return existing
-    opt_out = OptOut(phone=phone, reason=reason)
+    opt_out = OptOut(
+        phone=phone,
+        reason=reason,
+        unit_id=unit_id,
+        by_resident=by_resident,
+        created_by=created_by,
+    )
     db_session.add(opt_out)
     db_session.flush()
     return opt_out
 
 
-def remove_opt_out(*, db_session: Session, phone: str) -> bool:
-    """Let this number be called and messaged again; False when it had not opted out."""
-    existing = db_session.scalar(select(OptOut).where(OptOut.phone == phone))
-    if existing is None:
-        return False
-    db_session.delete(existing)
+def remove_opt_out(*, db_session: Session, opt_out: OptOut) -> None:
+    """Let the number be called and messaged again where this opt-out applied."""
+    db_session.delete(opt_out)
     db_session.flush()
-    return True
+
+
+def remove_resident_opt_outs(*, db_session: Session, phone: str) -> bool:
+    """The resident asks to be called again (an SMS keyword): lift their own opt-outs, not
+    staff's; False when they had none."""
+    found = list(
+        db_session.scalars(
+            select(OptOut).where(OptOut.phone == phone, OptOut.by_resident.is_(True))
+        )
+    )
+    for opt_out in found:
+        db_session.delete(opt_out)
+    db_session.flush()
+    return bool(found)
+
+
+@dataclass(frozen=True)
+class OptOutView:
+    """An opt-out as one user may see it."""
+
+    opt_out: OptOut
+    reason: str | None  # None: another unit's reason, not shown
+    removable: bool  # whether this user may lift it
+    needs_reason: bool  # lifting it needs a reason for the audit log (the resident's own)
+
+
+def may_remove_opt_out(opt_out: OptOut, within_units: Collection[int] | None) -> bool:
+    """The unit that made it, a unit above it, or an administrator; a resident's own or an
+    administrator's only by an administrator."""
+    if within_units is None:
+        return True
+    return (
+        not opt_out.by_resident
+        and opt_out.unit_id is not None
+        and (opt_out.unit_id in within_units)
+    )
+
+
+def opt_out_view(opt_out: OptOut, within_units: Collection[int] | None) -> OptOutView:
+    own = within_units is None or opt_out.by_resident or opt_out.unit_id in within_units
+    return OptOutView(
+        opt_out=opt_out,
+        reason=opt_out.reason if own else None,
+        removable=may_remove_opt_out(opt_out, within_units),
+        needs_reason=opt_out.by_resident,
+    )
+
+
+def visible_opt_out(
+    *, db_session: Session, opt_out_id: int, within_units: Collection[int] | None
+) -> OptOut | None:
+    """An opt-out the user may see: one that applies to a contact of their units."""
+    opt_out = db_session.get(OptOut, opt_out_id)
+    if opt_out is None or within_units is None:
+        return opt_out
+    units = db_session.scalars(
+        select(Contact.unit_id).where(
+            Contact.phone == opt_out.phone, Contact.unit_id.in_(sorted(within_units))
+        )
+    )
+    return opt_out if any(_applies(db_session, opt_out, u) for u in units) else None
 
 
 def list_opt_outs(
     *, db_session: Session, within_units: Collection[int] | None = None
-) -> list[OptOut]:
-    """Numbers that opted out, newest first (with `within_units`: of contacts in those units)."""
+) -> list[OptOutView]:
+    """Opt-outs newest first; with `within_units`, those that apply to a contact of those
+    units, each with what the user may see of it and do with it."""
     query = select(OptOut).order_by(OptOut.created_at.desc(), OptOut.id.desc())
-    if within_units is not None:
-        phones = select(Contact.phone).where(Contact.unit_id.in_(sorted(within_units)))
-        query = query.where(OptOut.phone.in_(phones))
-    return list(db_session.scalars(query))
+    if within_units is None:
+        return [opt_out_view(o, None) for o in db_session.scalars(query)]
+    units = sorted(within_units)
+    contact_units: dict[str | None, set[int | None]] = {}
+    for phone, unit_id in db_session.execute(
+        select(Contact.phone, Contact.unit_id).where(
+            Contact.unit_id.in_(units),
+            Contact.phone.in_(select(OptOut.phone)),
+        )
+    ):
+        contact_units.setdefault(phone, set()).add(unit_id)
+    shown = []
+    phones = [phone for phone in contact_units if phone]
+    for opt_out in db_session.scalars(query.where(OptOut.phone.in_(phones))):
+        if any(_applies(db_session, opt_out, u) for u in contact_units[opt_out.phone]):
+            shown.append(opt_out_view(opt_out, within_units))
+    return shown

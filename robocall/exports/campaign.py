@@ -24,11 +24,11 @@ from robocall.campaigns.results import results
 from robocall.contacts.models import Contact
 from robocall.exports.tables import ExportError, ExportNotFound, Table
 from robocall.hotline.models import HotlineReport
+from robocall.hotline.scoping import reports_within
 from robocall.ivr.models import CallSession
 from robocall.kit.sheets import Cell, Column
 from robocall.sms.models import Message
 from robocall.units.models import Unit
-from robocall.users.scoping import within
 from robocall.users.service import Scope
 
 _BATCH = 1000  # rows fetched per round trip
@@ -318,12 +318,11 @@ class CampaignExport:
     def report_rows(self) -> Iterator[Sequence[Cell]]:
         people = self.people()
         names = {cid: c.name for cid, c in people.contacts.items()}
-        query = within(
+        query = reports_within(
             select(HotlineReport)
             .join(CallSession, CallSession.id == HotlineReport.call_session_id)
             .join(Attempt, Attempt.call_sid == CallSession.call_sid)
             .where(Attempt.campaign_id == self.campaign.id),
-            HotlineReport.unit_id,
             self.scope,
         ).order_by(HotlineReport.urgent.desc(), HotlineReport.created_at, HotlineReport.id)
         for report in self.db_session.scalars(query.execution_options(yield_per=_BATCH)):

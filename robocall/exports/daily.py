@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from robocall.contacts.models import Contact
 from robocall.exports.situation import day_bounds
 from robocall.hotline.models import HotlineReport
+from robocall.hotline.scoping import reports_within
 from robocall.importers.models import ImportBatch
 from robocall.telephony.base import AnsweredBy, CallStatus
 from robocall.telephony.models import Call
@@ -55,11 +56,10 @@ def daily_counts(
     for at, contact_id in db_session.execute(calls):
         reached[local_day(at)].add(contact_id)
     reports: dict[dt.date, int] = defaultdict(int)
-    report_times = within(
+    report_times = reports_within(
         select(HotlineReport.created_at).where(
             HotlineReport.created_at >= start, HotlineReport.created_at < end
         ),
-        HotlineReport.unit_id,
         scope,
     )
     for at in db_session.scalars(report_times):

@@ -11,9 +11,9 @@ from sqlalchemy.orm import Session
 from robocall.contacts.models import Contact
 from robocall.exports.tables import Table
 from robocall.hotline.models import HotlineReport
+from robocall.hotline.scoping import reports_within
 from robocall.kit.sheets import Cell, Column
 from robocall.units.models import Unit
-from robocall.users.scoping import within
 from robocall.users.service import Scope
 
 REPORT_COLUMNS = [
@@ -50,7 +50,7 @@ def _report_rows(
     db_session: Session, scope: Scope, since: dt.datetime | None
 ) -> Iterator[Sequence[Cell]]:
     units = dict(db_session.execute(select(Unit.id, Unit.name)).all())
-    query = within(select(HotlineReport), HotlineReport.unit_id, scope)
+    query = reports_within(select(HotlineReport), scope)
     if since is not None:
         query = query.where(HotlineReport.created_at >= since)
     query = query.order_by(

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from robocall.contacts.models import Classification, Contact
 from robocall.exports.tables import Table
 from robocall.hotline.models import HotlineReport, ReportKind
+from robocall.hotline.scoping import reports_within, units_of_reports
 from robocall.importers.models import ImportBatch
 from robocall.kit.sheets import Cell, Column
 from robocall.telephony.base import AnsweredBy, CallStatus
@@ -190,19 +191,24 @@ def build_situation(
     for unit_id, count in db_session.execute(reached):
         row(unit_id).reached_today = count
 
-    today_reports = within(
+    today_reports = reports_within(
         select(HotlineReport).where(
             HotlineReport.created_at >= start, HotlineReport.created_at < end
         ),
-        HotlineReport.unit_id,
         scope,
     )
-    for report in db_session.scalars(today_reports):
-        target = row(report.unit_id)
-        if report.kind is ReportKind.symptoms and report.symptoms:
-            target.with_symptoms += 1
-        if report.urgent:
-            target.urgent += 1
+    reports = list(db_session.scalars(today_reports))
+    report_units = units_of_reports(db_session=db_session, reports=reports)
+    for report in reports:
+        # A number several units' lists share: counted in each of those units (in scope).
+        for unit_id in report_units[report.id]:
+            if unit_id is not None and not scope.allows(unit_id):
+                continue
+            target = row(unit_id)
+            if report.kind is ReportKind.symptoms and report.symptoms:
+                target.with_symptoms += 1
+            if report.urgent:
+                target.urgent += 1
 
     batches_today = (ImportBatch.created_at >= start, ImportBatch.created_at < end)
     sent = set(db_session.scalars(select(ImportBatch.unit_id).where(*batches_today)))

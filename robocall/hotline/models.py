@@ -99,3 +99,20 @@ class ReportNotification(Base):
     sent_at: Mapped[dt.datetime | None]
 
     report: Mapped[HotlineReport] = relationship(back_populates="notifications")
+
+
+class ReportContact(Base):
+    """A contact a report concerns: every contact the caller's number belongs to, so each
+    of their units sees the report (a number several units' lists share)."""
+
+    __tablename__ = "hotline_report_contacts"
+
+    report_id: Mapped[int] = mapped_column(
+        ForeignKey("hotline_reports.id", ondelete="CASCADE"), primary_key=True
+    )
+    contact_id: Mapped[int] = mapped_column(
+        ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True
+    )
+    unit_id: Mapped[int | None] = mapped_column(
+        ForeignKey("units.id", ondelete="SET NULL"), index=True
+    )

@@ -10,9 +10,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from robocall.hotline.models import HotlineReport, ReportStatus
+from robocall.hotline.scoping import report_visible, reports_within
 from robocall.hotline.service import report_as_dict, set_report_status
 from robocall.users.models import User
-from robocall.users.scoping import within
 from robocall.users.service import Scope, record_audit
 from robocall.web.auth import api_user, csrf_protect, require_change, user_scope
 from robocall.web.deps import db_session
@@ -23,7 +23,7 @@ router = APIRouter(prefix="/api/reports", tags=["reports"])
 def report_in_scope(*, db_session: Session, report_id: int, scope: Scope) -> HotlineReport:
     """The report, or 404 when there is none the caller may see."""
     report = db_session.get(HotlineReport, report_id)
-    if report is None or not scope.allows(report.unit_id):
+    if report is None or not report_visible(db_session=db_session, report=report, scope=scope):
         raise HTTPException(404, detail=f"no report {report_id}")
     return report
 
@@ -64,7 +64,7 @@ def read_reports(
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> dict[str, Any]:
     """Reports the caller may see, urgent first, newest first within each."""
-    query = within(select(HotlineReport), HotlineReport.unit_id, scope)
+    query = reports_within(select(HotlineReport), scope)
     if urgent:
         query = query.where(HotlineReport.urgent.is_(True))
     if status is not None:

@@ -8,15 +8,17 @@ from typing import Any, cast
 
 from jinja2.sandbox import SandboxedEnvironment
 from rq import Retry
-from sqlalchemy import Table, Text, bindparam, func, select
+from sqlalchemy import Table, Text, bindparam, func, insert, select
 from sqlalchemy.orm import Session
 
+from robocall.contacts.models import Contact
 from robocall.db import DriverStatement, utcnow
 from robocall.hotline.duty import DutyEntry, DutyRoster
 from robocall.hotline.models import (
     HotlineReport,
     NotificationStatus,
     ReportChannel,
+    ReportContact,
     ReportKind,
     ReportNotification,
     ReportStatus,
@@ -140,6 +142,7 @@ def file_report(
                 "updated_at": now,
             },
         )
+        _link_contacts(db_session, report_id, source)
     if data.get("urgent"):
         escalate_report(
             db_session=db_session,
@@ -149,6 +152,29 @@ def file_report(
             name=source.name,
         )
     return int(report_id)
+
+
+def _link_contacts(db_session: Session, report_id: int, source: ReportSource) -> None:
+    """Link a new report to every contact it concerns, so each of their units sees it: a
+    campaign call's, the contacts of its unit with that number; a hotline call's or SMS's,
+    every contact with that number in any unit."""
+    query = select(Contact.id, Contact.unit_id).where(Contact.phone == source.phone)
+    if source.channel is ReportChannel.outbound_call and source.unit_id is not None:
+        query = query.where(Contact.unit_id == source.unit_id)
+    links = [
+        {"report_id": report_id, "contact_id": contact_id, "unit_id": unit_id}
+        for contact_id, unit_id in db_session.execute(query)
+    ]
+    if source.contact_id is not None and source.contact_id not in {
+        link["contact_id"] for link in links
+    }:
+        contact = db_session.get(Contact, source.contact_id)
+        if contact is not None:
+            links.append(
+                {"report_id": report_id, "contact_id": contact.id, "unit_id": contact.unit_id}
+            )
+    if links:
+        db_session.execute(insert(ReportContact), links)
 
 
 def record_report(
@@ -183,6 +209,19 @@ def unit_codes_upwards(*, db_session: Session, unit_id: int | None) -> list[str]
 def duty_for_unit(*, db_session: Session, unit_id: int | None, roster: DutyRoster) -> DutyEntry:
     """The duty entry that covers a unit (its own, a parent's, or the default)."""
     return roster.for_units(unit_codes_upwards(db_session=db_session, unit_id=unit_id))
+
+
+def report_units(*, db_session: Session, report: HotlineReport) -> set[int | None]:
+    """The units a report concerns: its own, else those of every contact it is linked to
+    (None: no unit is known, the roster's default duty numbers)."""
+    if report.unit_id is not None:
+        return {report.unit_id}
+    linked = set(
+        db_session.scalars(
+            select(ReportContact.unit_id).where(ReportContact.report_id == report.id)
+        )
+    )
+    return linked or {None}
 
 
 def alert_text(*, report: HotlineReport, roster: DutyRoster, name: str | None) -> str:
@@ -220,12 +259,15 @@ def escalate_report(
         return []
     report.urgent = True
     db_session.flush()
-    entry = duty_for_unit(db_session=db_session, unit_id=report.unit_id, roster=roster)
-    if not entry.sms:
-        log.warning("urgent report %s: no duty number configured for its unit", report.id)
+    duty_phones: list[str] = []
+    for unit_id in sorted(report_units(db_session=db_session, report=report), key=str):
+        entry = duty_for_unit(db_session=db_session, unit_id=unit_id, roster=roster)
+        if not entry.sms:
+            log.warning("urgent report %s: no duty number configured for a unit", report.id)
+        duty_phones += [phone for phone in entry.sms if phone not in duty_phones]
     body = alert_text(report=report, roster=roster, name=name)
     created: list[ReportNotification] = []
-    for phone in entry.sms:
+    for phone in duty_phones:
         notification = ReportNotification(report_id=report.id, to=phone, body=body)
         db_session.add(notification)
         created.append(notification)

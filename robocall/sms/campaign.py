@@ -15,7 +15,7 @@ from robocall.campaigns.limits import RateLimiter, wait_for_rate_slot
 from robocall.campaigns.models import Campaign, CampaignKind, SmsState, Target
 from robocall.config import get_settings
 from robocall.contacts.models import Contact
-from robocall.contacts.service import is_opted_out
+from robocall.contacts.service import opted_out_for_contacts
 from robocall.db import session_scope, utcnow
 from robocall.kit.masking import mask_phone
 from robocall.sms.encoding import estimate_cost
@@ -74,7 +74,9 @@ def send_target_sms(*, target_id: int) -> str:
         if (
             not target.phone
             or not target.sms_capable
-            or is_opted_out(db_session=db_session, phone=target.phone)
+            or opted_out_for_contacts(
+                db_session=db_session, phone=target.phone, contact_ids=target.contact_ids
+            )
         ):
             target.sms_state = SmsState.skipped
             return "skipped"

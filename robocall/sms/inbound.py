@@ -8,12 +8,12 @@ import logging
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from robocall.config import get_settings
-from robocall.contacts.models import Contact, OptOut
-from robocall.contacts.service import add_opt_out
+from robocall.contacts.models import Contact
+from robocall.contacts.service import add_opt_out, remove_resident_opt_outs
 from robocall.hotline.answers import answer_question
 from robocall.hotline.models import ReportChannel
 from robocall.hotline.service import ReportSource, record_report
@@ -71,17 +71,6 @@ def reply_later(db_session: Session, to: str, body: str) -> None:
     enqueue_after_commit(db_session, send_resident_sms, to, body, queue="sms")
 
 
-def remove_opt_out(*, db_session: Session, phone: str) -> bool:
-    """Let this number be called and messaged again; False if it was not on the list."""
-    removed = db_session.execute(delete(OptOut).where(OptOut.phone == phone))
-    return bool(removed.rowcount)  # type: ignore[attr-defined]
-
-
-def list_opt_outs(*, db_session: Session) -> list[OptOut]:
-    """The opt-out list, newest first."""
-    return list(db_session.scalars(select(OptOut).order_by(OptOut.created_at.desc())))
-
-
 def _last_question(db_session: Session, phone: str, now: dt.datetime) -> Message | None:
     last = db_session.scalar(
         select(Message)
@@ -102,21 +91,24 @@ def handle_inbound_sms(db_session: Session, message: Message, _event: MessageEve
     keywords = load_keywords()
     kind = keywords.kind_of(text)
     if kind == "optout":
-        add_opt_out(db_session=db_session, phone=phone, reason="SMS keyword")
+        add_opt_out(db_session=db_session, phone=phone, reason="SMS keyword", by_resident=True)
     elif kind == "optin":
-        remove_opt_out(db_session=db_session, phone=phone)
+        remove_resident_opt_outs(db_session=db_session, phone=phone)
     if kind is not None:
         reply = keywords.replies.get(kind, {}).get("vi")
         if reply:
             reply_later(db_session, phone, reply)
         log.info("SMS keyword %s from %s", kind, mask_phone(phone))
         return
-    contact = db_session.scalar(select(Contact).where(Contact.phone == phone).limit(1))
+    # Linked to every contact with this number when filed; named only when it is one person.
+    contacts = list(db_session.scalars(select(Contact).where(Contact.phone == phone)))
+    units = {c.unit_id for c in contacts}
+    contact = contacts[0] if len(units) == 1 and len({c.match_key for c in contacts}) == 1 else None
     source = ReportSource(
         channel=ReportChannel.sms,
         phone=phone,
         contact_id=contact.id if contact else None,
-        unit_id=contact.unit_id if contact else None,
+        unit_id=units.pop() if len(units) == 1 else None,
         name=contact.name if contact else None,
     )
     question = _last_question(db_session, phone, message.created_at)

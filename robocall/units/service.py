@@ -61,6 +61,17 @@ def descendant_ids(*, db_session: Session, unit_id: int) -> set[int]:
     return found
 
 
+def ancestor_ids(*, db_session: Session, unit_id: int) -> set[int]:
+    """The unit and every unit above it."""
+    found: set[int] = set()
+    current: int | None = unit_id
+    while current is not None and current not in found:
+        found.add(current)
+        unit = db_session.get(Unit, current)
+        current = unit.parent_id if unit is not None else None
+    return found
+
+
 def parse_units_csv(text: str, *, file_name: str) -> list[UnitRow]:
     """Read and check a units CSV (columns code, name, parent_code, level)."""
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))

@@ -11,9 +11,11 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload
 
+from robocall.campaigns.models import Attempt, Target
 from robocall.contacts.models import Classification, Contact
 from robocall.contacts.service import ContactQueryError, get_contact, is_opted_out, list_contacts
 from robocall.hotline.models import HotlineReport
+from robocall.hotline.scoping import reports_within
 from robocall.ivr.models import CallSession
 from robocall.telephony.models import Call
 from robocall.users.scoping import within
@@ -77,36 +79,66 @@ class ContactHistory:
 
 
 def contact_history(*, db_session: Session, contact: Contact, scope: Scope) -> ContactHistory:
-    """Every call to the person's numbers, their answers by phone, and their reports."""
+    """The calls, answers and reports at the person's numbers that were made for, or are
+    about, a contact the viewer may see. A number another unit's list also holds shows this
+    viewer nothing of the calls made for that unit's people."""
     phones = [p for p in [contact.phone, *(contact.alt_phones or [])] if p]
-    calls: list[Call] = []
+    mine = {contact.id}
     if phones:
-        calls = list(
+        mine |= set(
             db_session.scalars(
-                select(Call).where(Call.to_number.in_(phones)).order_by(Call.created_at.desc())
+                within(select(Contact.id), Contact.unit_id, scope).where(Contact.phone.in_(phones))
             )
         )
-    by_person = [CallSession.contact_id == contact.id]
-    if phones:
-        by_person.append(CallSession.phone.in_(phones))
-    sessions = list(
-        db_session.scalars(
-            select(CallSession)
-            .where(or_(*by_person))
-            .options(selectinload(CallSession.answers))
-            .order_by(CallSession.started_at.desc())
-        )
-    )
     reported = [HotlineReport.contact_id == contact.id]
     if phones:
         reported.append(HotlineReport.phone.in_(phones))
     reports = list(
         db_session.scalars(
-            within(select(HotlineReport), HotlineReport.unit_id, scope)
+            reports_within(select(HotlineReport), scope)
             .where(or_(*reported))
             .order_by(HotlineReport.created_at.desc())
         )
     )
+    if not phones:
+        return ContactHistory([], [], reports)
+    calls = list(
+        db_session.scalars(
+            select(Call).where(Call.to_number.in_(phones)).order_by(Call.created_at.desc())
+        )
+    )
+    sessions = list(
+        db_session.scalars(
+            select(CallSession)
+            .where(or_(CallSession.contact_id == contact.id, CallSession.phone.in_(phones)))
+            .options(selectinload(CallSession.answers))
+            .order_by(CallSession.started_at.desc())
+        )
+    )
+    # A campaign call was made for everyone of its household (the target's contacts).
+    sids = [c.sid for c in calls] + [s.call_sid for s in sessions]
+    made_for: dict[str, set[int]] = {}
+    for call_sid, contact_ids in db_session.execute(
+        select(Attempt.call_sid, Target.contact_ids)
+        .join(Target, Target.id == Attempt.target_id)
+        .where(Attempt.call_sid.in_(sids))
+    ):
+        if call_sid is not None:
+            made_for[call_sid] = set(contact_ids or [])
+    reported_sessions = {r.call_session_id for r in reports if r.call_session_id is not None}
+
+    def session_is_mine(call_session: CallSession) -> bool:
+        if call_session.call_sid in made_for:
+            return bool(made_for[call_session.call_sid] & mine)
+        if call_session.contact_id is not None:
+            return call_session.contact_id in mine
+        if call_session.id in reported_sessions:
+            return True
+        return call_session.unit_id is not None and scope.allows(call_session.unit_id)
+
+    sessions = [s for s in sessions if session_is_mine(s)]
+    session_sids = {s.call_sid for s in sessions}
+    calls = [c for c in calls if c.sid in session_sids or bool(made_for.get(c.sid, set()) & mine)]
     return ContactHistory(calls, sessions, reports)
 
 
@@ -140,6 +172,8 @@ def contact_page(
             "contact": contact,
             "history": history,
             "opted_out": bool(contact.phone)
-            and is_opted_out(db_session=session, phone=contact.phone or ""),
+            and is_opted_out(
+                db_session=session, phone=contact.phone or "", unit_ids=[contact.unit_id]
+            ),
         },
     )

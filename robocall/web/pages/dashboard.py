@@ -13,7 +13,7 @@ from robocall.config import get_settings
 from robocall.exports.daily import daily_counts
 from robocall.exports.situation import build_situation
 from robocall.hotline.models import HotlineReport, ReportStatus
-from robocall.users.scoping import within
+from robocall.hotline.scoping import reports_within
 from robocall.web.deps import db_session
 from robocall.web.pages.common import Viewer, local_today, render, viewer
 
@@ -36,11 +36,10 @@ def dashboard(
     )
     urgent = list(
         session.scalars(
-            within(
+            reports_within(
                 select(HotlineReport).where(
                     HotlineReport.urgent.is_(True), HotlineReport.status != ReportStatus.closed
                 ),
-                HotlineReport.unit_id,
                 who.scope,
             )
             .order_by(HotlineReport.created_at.desc())

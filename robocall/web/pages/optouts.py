@@ -9,9 +9,15 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from robocall.contacts.models import Contact, OptOut
 from robocall.contacts.phones import normalize_phone
-from robocall.contacts.service import add_opt_out, list_opt_outs, remove_opt_out
+from robocall.contacts.service import (
+    add_opt_out,
+    list_opt_outs,
+    may_remove_opt_out,
+    remove_opt_out,
+    visible_opt_out,
+)
+from robocall.units.models import Unit
 from robocall.users.service import record_audit
 from robocall.web.auth import csrf_protect
 from robocall.web.deps import db_session
@@ -24,8 +30,13 @@ def _page(
     request: Request, who: Viewer, session: Session, error: str | None = None, status: int = 200
 ) -> Response:
     opt_outs = list_opt_outs(db_session=session, within_units=who.scope.unit_ids)
+    unit_names = {uid: name for uid, name in session.execute(select(Unit.id, Unit.name))}
     return render(
-        request, who, "optouts.html", {"opt_outs": opt_outs, "error": error}, status_code=status
+        request,
+        who,
+        "optouts.html",
+        {"opt_outs": opt_outs, "unit_names": unit_names, "error": error},
+        status_code=status,
     )
 
 
@@ -46,18 +57,26 @@ def optout_add(
     phone: Annotated[str, Form(max_length=40)],
     reason: Annotated[str, Form(max_length=300)] = "",
 ) -> Response:
+    """Staff's opt-out: for the contacts of the user's unit and the units below it."""
     who.require_change()
     e164 = normalize_phone(phone)
     if e164 is None:
         message = strings()[who.lang]["optout_bad_phone"].format(phone=phone)
         return _page(request, who, session, error=message, status=422)
-    opt_out = add_opt_out(db_session=session, phone=e164, reason=reason.strip())
+    opt_out = add_opt_out(
+        db_session=session,
+        phone=e164,
+        reason=reason.strip(),
+        unit_id=who.user.unit_id,
+        created_by=who.user.username,
+    )
     record_audit(
         db_session=session,
         user=who.user,
         action="optout.add",
         object_type="opt_out",
         object_id=opt_out.id,
+        unit_id=opt_out.unit_id,
         detail={"reason": reason.strip()},
         client_ip=who.client_ip,
     )
@@ -66,28 +85,32 @@ def optout_add(
 
 @router.post("/opt-outs/{opt_out_id}/remove", dependencies=[Depends(csrf_protect)])
 def optout_remove(
+    request: Request,
     opt_out_id: int,
     who: Annotated[Viewer, Depends(viewer)],
     session: Annotated[Session, Depends(db_session)],
+    reason: Annotated[str, Form(max_length=300)] = "",
 ) -> Response:
-    opt_out = session.get(OptOut, opt_out_id)
-    if opt_out is not None and who.scope.unit_ids is not None:
-        mine = session.scalar(
-            select(Contact.id).where(
-                Contact.phone == opt_out.phone, Contact.unit_id.in_(sorted(who.scope.unit_ids))
-            )
-        )
-        opt_out = opt_out if mine is not None else None
+    opt_out = visible_opt_out(
+        db_session=session, opt_out_id=opt_out_id, within_units=who.scope.unit_ids
+    )
     if opt_out is None:
         raise HTTPException(404, detail=f"no opt-out {opt_out_id}")
     who.require_change()
-    remove_opt_out(db_session=session, phone=opt_out.phone)
+    if not may_remove_opt_out(opt_out, who.scope.unit_ids):
+        raise HTTPException(403, detail=strings()[who.lang]["optout_not_yours"])
+    if opt_out.by_resident and not reason.strip():
+        message = strings()[who.lang]["optout_lift_reason_needed"]
+        return _page(request, who, session, error=message, status=422)
     record_audit(
         db_session=session,
         user=who.user,
         action="optout.remove",
         object_type="opt_out",
         object_id=opt_out_id,
+        unit_id=opt_out.unit_id,
+        detail={"reason": reason.strip(), "resident": opt_out.by_resident},
         client_ip=who.client_ip,
     )
+    remove_opt_out(db_session=session, opt_out=opt_out)
     return RedirectResponse("/opt-outs", status_code=303)

@@ -10,8 +10,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from robocall.contacts.models import Contact
-from robocall.hotline.models import HotlineReport, ReportStatus
+from robocall.hotline.models import HotlineReport, ReportContact, ReportStatus
 from robocall.hotline.routes import change_report_status, report_in_scope
+from robocall.hotline.scoping import reports_within
 from robocall.users.scoping import within
 from robocall.users.service import record_audit
 from robocall.web.auth import csrf_protect
@@ -29,7 +30,7 @@ def reports_page(
     session: Annotated[Session, Depends(db_session)],
     show_closed: Annotated[bool, Query(alias="all")] = False,
 ) -> Response:
-    query = within(select(HotlineReport), HotlineReport.unit_id, who.scope)
+    query = reports_within(select(HotlineReport), who.scope)
     if not show_closed:
         query = query.where(HotlineReport.status != ReportStatus.closed)
     query = query.order_by(
@@ -47,9 +48,14 @@ def report_page(
     session: Annotated[Session, Depends(db_session)],
 ) -> Response:
     report = report_in_scope(db_session=session, report_id=report_id, scope=who.scope)
-    contact = session.get(Contact, report.contact_id) if report.contact_id else None
-    if contact is not None and not who.scope.allows(contact.unit_id):
-        contact = None
+    # The person it is about, of those it is linked to, that this viewer may see.
+    contact = session.scalar(
+        within(select(Contact), Contact.unit_id, who.scope)
+        .join(ReportContact, ReportContact.contact_id == Contact.id)
+        .where(ReportContact.report_id == report.id)
+        .order_by(Contact.id != (report.contact_id or 0), Contact.id)
+        .limit(1)
+    )
     record_audit(
         db_session=session,
         user=who.user,
