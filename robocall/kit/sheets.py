@@ -2,7 +2,8 @@
 
 A cell that begins with `=`, `+`, `-`, `@`, a tab or a carriage return would be run by Excel as
 a formula (or shift into one); such text is always written as text: in xlsx as a string cell,
-in CSV with a leading apostrophe, as OWASP advises.
+in CSV with a leading apostrophe, as OWASP advises. A phone in E.164 (+84912345678) is the
+exception: only digits after the +, so there is no formula to run, and officials copy it as is.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +22,7 @@ import xlsxwriter
 from xlsxwriter.worksheet import Worksheet
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+_E164 = re.compile(r"\+[1-9][0-9]{6,14}")  # ASCII digits only: never a function or reference
 DATE_FORMAT = "dd/mm/yyyy"
 DATETIME_FORMAT = "dd/mm/yyyy hh:mm"
 MAX_WIDTH = 60  # characters; longer text wraps rather than widening the column forever
@@ -28,7 +31,9 @@ Cell = str | int | float | bool | dt.date | dt.datetime | None
 
 def csv_safe(value: str) -> str:
     """Text as a CSV cell Excel will show, never run."""
-    return "'" + value if value.startswith(FORMULA_PREFIXES) else value
+    if value.startswith(FORMULA_PREFIXES) and not _E164.fullmatch(value):
+        return "'" + value
+    return value
 
 
 @dataclass(frozen=True)

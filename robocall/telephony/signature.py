@@ -25,7 +25,9 @@ def is_valid_signature(
     auth_token: str, url: str, params: Mapping[str, str], signature: str | None
 ) -> bool:
     """Whether `signature` is Twilio's for this URL and form."""
-    if not signature:
+    if not signature or not signature.isascii():
+        # A signature is base64; anything else is not one (and hmac.compare_digest refuses
+        # non-ASCII text with a TypeError, which would answer 500 instead of 403).
         return False
     if hmac.compare_digest(_signature_for(auth_token, url, params), signature):
         return True

@@ -21,7 +21,7 @@ from robocall.users.models import ApiToken, AuditEntry, Role, User
 
 MAX_FAILED_LOGINS = 5  # consecutive wrong passwords before the account locks
 LOCKOUT = dt.timedelta(minutes=15)
-MIN_PASSWORD_LENGTH = 10
+MIN_PASSWORD_LENGTH = 12  # characters
 _USERNAME = re.compile(r"^[a-z0-9._-]{3,64}$")
 # The unit level each role must be attached to (admin: any or none; viewer: any).
 ROLE_UNIT_LEVEL: dict[Role, UnitLevel | None] = {
@@ -111,6 +111,13 @@ def authenticate(
     if user is None or not user.is_active:
         _hasher.hash(password)  # the same work as a real check: no timing hint
         raise LoginRefused()
+    _check_password(user, password, now)
+    user.last_login_at = now
+    return user
+
+
+def _check_password(user: User, password: str, now: dt.datetime) -> None:
+    """LoginRefused unless `password` is the user's; a wrong one counts towards the lock-out."""
     if user.locked_until is not None and user.locked_until > now:
         raise LoginRefused(locked_until=user.locked_until)
     try:
@@ -126,8 +133,6 @@ def authenticate(
         user.password_hash = hash_password(password)
     user.failed_logins = 0
     user.locked_until = None
-    user.last_login_at = now
-    return user
 
 
 def set_password(*, db_session: Session, user: User, password: str) -> None:
@@ -138,6 +143,23 @@ def set_password(*, db_session: Session, user: User, password: str) -> None:
     user.session_version += 1
     user.locked_until = None
     user.failed_logins = 0
+
+
+def change_own_password(
+    *,
+    db_session: Session,
+    user: User,
+    current_password: str,
+    new_password: str,
+    now: dt.datetime | None = None,
+) -> None:
+    """A user's change of their own password: UserError for a new one too short, LoginRefused
+    for a wrong current one (counted towards the lock-out, as at sign-in); then every session
+    of the user ends (`set_password`)."""
+    if len(new_password) < MIN_PASSWORD_LENGTH:
+        raise UserError(f"password: at least {MIN_PASSWORD_LENGTH} characters")
+    _check_password(user, current_password, now or utcnow())
+    set_password(db_session=db_session, user=user, password=new_password)
 
 
 def _token_hash(token: str) -> str:

@@ -14,7 +14,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from robocall.campaigns.routes import router as campaigns_router
 from robocall.campaigns.wiring import wire_once
-from robocall.config import get_settings
+from robocall.config import get_settings, require_secrets
 from robocall.contacts.routes import router as contacts_router
 from robocall.hotline.routes import router as reports_router
 from robocall.importers.routes import router as imports_router
@@ -22,10 +22,12 @@ from robocall.ivr import routes as ivr_routes
 from robocall.ivr import wiring as ivr_wiring
 from robocall.ivr.library import get_library
 from robocall.kit.heap import settle_heap
+from robocall.kit.masking import configure_logging
 from robocall.telephony import routes as telephony_routes
 from robocall.web import auth_routes
 from robocall.web.auth import LoginRequired
 from robocall.web.pages import (
+    account,
     admin,
     campaigns,
     contacts,
@@ -36,6 +38,7 @@ from robocall.web.pages import (
     upload,
 )
 from robocall.web.pages.common import error_page
+from robocall.web.security import SecurityHeaders, docs_router
 from robocall.web.webhook_auth import is_webhook, webhooks_app
 from robocall.workers.health import check_health
 
@@ -59,8 +62,14 @@ class RobocallApp(FastAPI):
 def create_app() -> FastAPI:
     """Build the robocall web application."""
     settings = get_settings()
+    # Here too, not only in `robocall serve`: a uvicorn started on this factory directly must
+    # not sign cookies or check webhooks with a public default either.
+    require_secrets(settings)
     ivr_wiring.install()
-    app = RobocallApp(title="robocall", version="0.1.0")
+    # The API's docs are served by `docs_router`, to signed-in users only.
+    app = RobocallApp(
+        title="robocall", version="0.1.0", docs_url=None, redoc_url=None, openapi_url=None
+    )
     app.provider_webhooks = webhooks_app(ivr_routes.routes, telephony_routes.routes)
     app.add_middleware(
         SessionMiddleware,
@@ -70,8 +79,11 @@ def create_app() -> FastAPI:
         same_site="lax",
         https_only=settings.public_url.startswith("https://"),
     )
+    # Added last, so outermost: every page, API answer, static file and error gets them.
+    app.add_middleware(SecurityHeaders, https=settings.public_url.startswith("https://"))
     app.mount("/static", StaticFiles(directory=Path(__file__).with_name("static")), name="static")
     app.include_router(auth_routes.router)
+    app.include_router(docs_router)
 
     @app.exception_handler(LoginRequired)
     def _to_login(request: Request, _exc: LoginRequired) -> RedirectResponse:
@@ -97,8 +109,9 @@ def create_app() -> FastAPI:
     app.include_router(imports_router)
     app.include_router(contacts_router)
     app.include_router(reports_router)
-    for pages in (dashboard, upload, campaigns, contacts, reports, exports, optouts, admin):
-        app.include_router(pages.router)
+    pages = (dashboard, upload, campaigns, contacts, reports, exports, optouts, admin, account)
+    for page in pages:
+        app.include_router(page.router)
     app.include_router(exports.api_router)
     app.include_router(campaigns_router)
     wire_once()
@@ -107,6 +120,9 @@ def create_app() -> FastAPI:
 
 def served_app() -> FastAPI:
     """The application as `robocall serve` runs it (uvicorn's factory in each worker)."""
+    # uvicorn's worker processes start afresh (spawned), after uvicorn set up its own logging:
+    # mask personal data in their logs as `robocall serve` does in its own.
+    configure_logging(get_settings().log_level)
     app = create_app()
     ready_to_serve()
     return app

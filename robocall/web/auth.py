@@ -34,7 +34,8 @@ async def csrf_protect(request: Request) -> None:
     form = await request.form()
     sent = str(form.get(CSRF_FIELD) or request.headers.get("X-CSRF-Token") or "")
     expected = str(request.session.get("csrf") or "")
-    if not expected or not sent or not secrets.compare_digest(sent, expected):
+    # Compared as bytes: compare_digest refuses non-ASCII text (a 500 instead of this 403).
+    if not expected or not sent or not secrets.compare_digest(sent.encode(), expected.encode()):
         raise HTTPException(status_code=403, detail="CSRF token missing or wrong; reload the page")
 
 

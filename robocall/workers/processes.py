@@ -15,7 +15,7 @@ from rq import SimpleWorker
 from rq.exceptions import StopRequested
 from rq.timeouts import TimerDeathPenalty
 
-from robocall.config import get_settings
+from robocall.config import InsecureSettings, get_settings, require_secrets
 from robocall.kit.heap import settle_heap
 from robocall.kit.masking import configure_logging
 from robocall.schema import ensure_schema
@@ -30,7 +30,12 @@ REDIS_BACKOFF = (0.5, 10.0)  # seconds before a worker tries an unreachable Redi
 
 
 def bootstrap() -> None:
-    """Logging, schema (migrated or refused), Redis reachable: before any process runs."""
+    """Secrets, logging, schema (migrated or refused), Redis reachable: before any process
+    runs. A production-like set-up with an unset or known secret stops here, in one line."""
+    try:
+        require_secrets(get_settings())
+    except InsecureSettings as refused:
+        raise SystemExit(f"error: {refused}") from None
     configure_logging(get_settings().log_level)
     ensure_schema()
     get_redis().ping()

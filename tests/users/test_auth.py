@@ -76,7 +76,7 @@ def test_role_must_fit_the_unit_level(session, units):
         create_user(
             db_session=session, username="x2x", role=Role.viewer, unit_code="999", password=PASSWORD
         )
-    with pytest.raises(UserError, match="password: at least 10"):
+    with pytest.raises(UserError, match="password: at least 12"):
         create_user(
             db_session=session, username="x3x", role=Role.admin, unit_code=None, password="short"
         )
