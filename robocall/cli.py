@@ -257,6 +257,7 @@ from robocall.campaigns.commands import campaign_app, optout_app  # noqa: E402
 from robocall.exports.commands import app as export_app  # noqa: E402
 from robocall.hotline.commands import reports_app  # noqa: E402
 from robocall.ivr.commands import flows_app  # noqa: E402
+from robocall.privacy.commands import privacy_app  # noqa: E402
 from robocall.simulator.commands import app as simulator_app  # noqa: E402
 from robocall.users.commands import app as users_app  # noqa: E402
 
@@ -269,6 +270,7 @@ app.add_typer(reports_app, name="reports")
 app.add_typer(flows_app, name="flows")
 app.add_typer(export_app, name="export")
 app.add_typer(users_app, name="users")
+app.add_typer(privacy_app, name="privacy")
 
 
 def _exit_on_sigterm(signum: int, _frame: FrameType | None) -> None:

@@ -108,7 +108,17 @@ def ask_command(
         console.print(match.question.answer("vi"))
 
 
-@flows_app.command("try")
+_TRY_HELP = (
+    "Play a flow to a simulated resident and print what they hear and press.\n\n"
+    "The call runs in this process against the simulator and, unless --record is given, a "
+    "throwaway database and Redis holding copies of the contacts it concerns: nothing is "
+    "written to the real database, no job is queued, and the SMS it would send (to the "
+    "resident, to the duty numbers of an urgent report) are printed instead. To call a "
+    "running robocall server, use `robocall simulator call`."
+)
+
+
+@flows_app.command("try", help=_TRY_HELP)
 def try_command(
     flow_name: Annotated[str, typer.Argument(metavar="FLOW", help="The flow, e.g. f1_tracing.")],
     to: Annotated[str, typer.Option("--to", help="The simulated resident's number.")],
@@ -122,36 +132,42 @@ def try_command(
     contact: Annotated[
         int | None, typer.Option(help="Speak to this contact (name, household, day N).")
     ] = None,
-    app_url: Annotated[
-        str | None, typer.Option(help="Reach a running robocall server instead of in-process.")
-    ] = None,
+    record: Annotated[
+        bool,
+        typer.Option(
+            "--record",
+            help=(
+                "Write the call, answers and report to the real database and queue its jobs as "
+                "a real call would. Alerts to duty numbers are still never sent: they are "
+                "recorded as not sent."
+            ),
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the transcript as JSON.")] = False,
 ) -> None:
-    """Play a flow to a simulated resident and print what they hear and press."""
-    from robocall.ivr.tryout import TryError, try_flow
-    from robocall.schema import SchemaNotReady, ensure_schema
+    """Play a flow to a simulated resident (`_TRY_HELP`)."""
+    from robocall.ivr.tryout import TryError, try_flow_safely
     from robocall.simulator.delivery import format_transcript
+    from robocall.web.app import create_app
 
-    app = None
-    if not app_url:
-        from robocall.web.app import create_app
+    if record:
+        from robocall.schema import SchemaNotReady, ensure_schema
 
         try:
             ensure_schema()
         except SchemaNotReady as exc:
             err_console.print(f"[red]error:[/red] {exc}", highlight=False)
             raise typer.Exit(1) from None
-        app = create_app()
     try:
-        tried = try_flow(
+        tried = try_flow_safely(
             flow=flow_name,
             phone=to,
             press=press,
             say=list(say or []),
             hangup_after=hangup_after,
             contact_id=contact,
-            app=app,
-            app_url=app_url,
+            record=record,
+            app_factory=create_app,
         )
     except TryError as exc:
         err_console.print(f"[red]error:[/red] {exc}", highlight=False)
@@ -159,10 +175,29 @@ def try_command(
     if as_json:
         print(
             json.dumps(
-                {"call_sid": tried.call_sid, "status": tried.status, "lines": tried.lines},
+                {
+                    "call_sid": tried.call_sid,
+                    "status": tried.status,
+                    "lines": tried.lines,
+                    "recorded": record,
+                    "not_sent": [
+                        {"to": m.to, "body": m.body, "duty": m.duty} for m in tried.withheld
+                    ],
+                    "jobs_not_run": tried.jobs_not_run,
+                },
                 ensure_ascii=False,
             )
         )
         return
     console.print(f"call {tried.call_sid}: {tried.status}", highlight=False)
     print(format_transcript(tried.lines))
+    for message in tried.withheld:
+        whom = f"duty number {message.to}" if message.duty else message.to
+        if record:
+            print(f"recorded, not sent: SMS to {whom}: {message.body}")
+        else:
+            print(f"would send SMS to {whom}: {message.body}")
+    for job in tried.jobs_not_run:
+        print(f"would queue job {job}")
+    if not record:
+        console.print("(a trial: nothing was written or sent; --record keeps it)", style="dim")

@@ -1,0 +1,1 @@
+"""Personal data: anonymising what is past retention, erasure and export on request."""
