@@ -87,6 +87,9 @@ class Settings(BaseSettings):
     # bytes of all the parts of an .xlsx/.ods together.
     import_max_cells: int = 5_000_000
     import_max_uncompressed_bytes: int = 200 * 1024 * 1024
+    # Days personal data is kept after a contact's monitoring ends, then anonymised
+    # (docs/privacy.md).
+    retention_days: int = 90
 
     @field_validator("timezone")
     @classmethod

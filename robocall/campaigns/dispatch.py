@@ -48,7 +48,10 @@ STALE_BATCH = 10  # attempts a job when the sweeper queues lost ones again
 QUEUE_AHEAD = 1.5  # ticks of work kept queued, so the workers never wait for the next tick
 REQUEUE_AFTER = dt.timedelta(seconds=30)  # a queued attempt whose job never ran (Redis lost it)
 DIALLING_STUCK_AFTER = dt.timedelta(seconds=90)  # at least; see _dialling_stuck_after
-PLACED_STUCK_AFTER = dt.timedelta(minutes=5)  # no callback moved the call on for this long
+PLACED_STUCK_AFTER = dt.timedelta(minutes=5)
+# A claimed SMS not recorded this long after (three 15 s tries of the provider fit within)
+# lost its worker: the provider is asked whether it went.
+SMS_STUCK_AFTER = dt.timedelta(seconds=90)  # no callback moved the call on for this long
 
 
 def _claim_targets(
@@ -255,18 +258,32 @@ def sweep(*, now: dt.datetime | None = None) -> int:
         )
         # Harmless if the first job still runs: only one of them claims each attempt.
         enqueue_dials(db_session, stale_queued, STALE_BATCH)
+        # SMS whose job was lost before a worker took it: sent by a new job.
         stale_sms = list(
             db_session.scalars(
                 select(Target.id).where(
                     Target.sms_state == SmsState.sending,
                     Target.message_sid.is_(None),
+                    Target.sms_claimed_at.is_(None),
                     Target.updated_at < now - REQUEUE_AFTER,
                 )
             )
         )
         for target_id in stale_sms:
             enqueue_after_commit(db_session, tasks.send_sms, target_id, queue="sms")
-        fixed += len(stale_queued) + len(stale_sms)
+        # SMS a worker took and never finished: the provider is asked before anything else.
+        stuck_sms = list(
+            db_session.scalars(
+                select(Target.id).where(
+                    Target.sms_state == SmsState.sending,
+                    Target.message_sid.is_(None),
+                    Target.sms_claimed_at < now - SMS_STUCK_AFTER,
+                )
+            )
+        )
+        for target_id in stuck_sms:
+            enqueue_after_commit(db_session, tasks.recover_sms, target_id, queue="sms")
+        fixed += len(stale_queued) + len(stale_sms) + len(stuck_sms)
     with session_scope() as db_session:
         stuck = list(
             db_session.scalars(

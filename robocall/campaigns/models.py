@@ -170,6 +170,9 @@ class Target(Base):
     attempts_made: Mapped[int] = mapped_column(Integer, default=0)  # counted attempts
     sms_state: Mapped[SmsState] = mapped_column(_words(SmsState), default=SmsState.none)
     message_sid: Mapped[str | None] = mapped_column(String(64))
+    # When a worker took the SMS to ask the provider; a crash after that is recovered by
+    # asking the provider what it sent, never by sending again.
+    sms_claimed_at: Mapped[dt.datetime | None]
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 

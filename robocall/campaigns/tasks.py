@@ -570,3 +570,10 @@ def send_sms(target_id: int) -> str:
     from robocall.sms.campaign import send_target_sms
 
     return send_target_sms(target_id=target_id)
+
+
+def recover_sms(target_id: int) -> str:
+    """A worker died while sending this target's SMS: find out whether it went."""
+    from robocall.sms.campaign import recover_target_sms
+
+    return recover_target_sms(target_id=target_id)

@@ -90,6 +90,13 @@ def send_through_provider(*, to: str, body: str) -> str:
         return send_sms(db_session=db_session, to=to, body=body).sid
 
 
+def sent_through_provider(*, to: str, body: str, since: dt.datetime) -> str | None:
+    """Whether the provider sent this alert after all (a worker died while sending it)."""
+    from robocall.telephony.service import sent_sms_since
+
+    return sent_sms_since(to=to, body=body, since=since)
+
+
 def wire_once() -> None:
     """Wire this process the first time it is asked (the web app), without the SMS sender."""
     global _wired
@@ -102,7 +109,12 @@ def wire(*, sms_sender: bool = True) -> None:
     """Register listeners, effect handlers, contact lookups, the SMS sender and periodic jobs."""
     from robocall.campaigns import dispatch, outcomes
     from robocall.hotline import notify
+    from robocall.hotline.scheduled import SWEEP_SECONDS as alerts_sweeper_seconds
+    from robocall.hotline.scheduled import alerts_sweeper
     from robocall.ivr import service as ivr
+    from robocall.privacy.scheduled import CHECK_EVERY as RETENTION_CHECK_EVERY
+    from robocall.privacy.scheduled import JOB_NAME as RETENTION_JOB
+    from robocall.privacy.scheduled import anonymise_expired_job
     from robocall.sms.inbound import handle_inbound_sms
     from robocall.telephony import service as telephony
     from robocall.workers.periodic import PeriodicJob, register
@@ -116,12 +128,29 @@ def wire(*, sms_sender: bool = True) -> None:
     ivr.set_contact_lookups(by_phone=contact_by_phone, by_id=contact_by_id)
     if sms_sender:
         notify.set_sms_sender(send_through_provider)
+        notify.set_sent_lookup(sent_through_provider)
     register(
         PeriodicJob(
             "campaign_tick",
             dispatch.TICK_SECONDS,
             dispatch.scheduler_tick,
             "claim due campaign calls and SMS and queue them",
+        )
+    )
+    register(
+        PeriodicJob(
+            RETENTION_JOB,
+            RETENTION_CHECK_EVERY,
+            anonymise_expired_job,
+            "anonymise personal data past the retention period (once a local day)",
+        )
+    )
+    register(
+        PeriodicJob(
+            "alerts_sweeper",
+            alerts_sweeper_seconds,
+            alerts_sweeper,
+            "queue again duty alerts whose job was lost; check those a dead worker held",
         )
     )
     register(

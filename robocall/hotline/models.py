@@ -32,7 +32,8 @@ class ReportStatus(enum.StrEnum):
 
 
 class NotificationStatus(enum.StrEnum):
-    queued = "queued"
+    queued = "queued"  # waiting for a worker (its job may have been lost: the sweeper re-queues)
+    sending = "sending"  # taken by a worker, the provider being asked
     sent = "sent"
     failed = "failed"  # gave up after every retry; shown to staff
 
@@ -93,6 +94,8 @@ class ReportNotification(Base):
         _enum(NotificationStatus), default=NotificationStatus.queued
     )
     tries: Mapped[int] = mapped_column(Integer, default=0)
+    taken_at: Mapped[dt.datetime | None]  # when a worker last took it to send
+    next_try_at: Mapped[dt.datetime | None]  # after a failed try: when it is due again
     provider_id: Mapped[str | None] = mapped_column(String(64))  # the provider's message id
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

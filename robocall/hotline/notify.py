@@ -9,6 +9,7 @@ that calls it is retried until the message is sent.
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib
 import json
 import uuid
@@ -66,3 +67,32 @@ def current_sender() -> SmsSender:
 def send_sms(to: str, body: str) -> str:
     """Send one SMS now (called from jobs, never while answering a webhook)."""
     return current_sender()(to=to, body=body)
+
+
+class SentLookup(Protocol):
+    def __call__(self, *, to: str, body: str, since: dt.datetime) -> str | None:
+        """The message id of an SMS with `body` sent to `to` since `since`, or None."""
+        ...
+
+
+def outbox_lookup(*, to: str, body: str, since: dt.datetime) -> str | None:
+    """The development outbox's answer: the message if it is there."""
+    for record in outbox_messages():
+        at = dt.datetime.fromisoformat(record["at"])
+        if record["to"] == to and record["body"] == body and at >= since:
+            return record["id"]
+    return None
+
+
+_lookup_override: SentLookup | None = None
+
+
+def set_sent_lookup(lookup: SentLookup | None) -> None:
+    """Ask `lookup` whether an alert went (None: the development outbox)."""
+    global _lookup_override
+    _lookup_override = lookup
+
+
+def sent_since(to: str, body: str, since: dt.datetime) -> str | None:
+    """Whether an SMS went out after all (a worker died while sending it): its id, or None."""
+    return (_lookup_override or outbox_lookup)(to=to, body=body, since=since)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from dataclasses import dataclass
 from typing import Any, cast
 
 from jinja2.sandbox import SandboxedEnvironment
 from rq import Retry
-from sqlalchemy import Table, Text, bindparam, func, insert, select
+from sqlalchemy import Table, Text, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from robocall.contacts.models import Contact
@@ -32,6 +33,11 @@ log = logging.getLogger(__name__)
 
 # Seconds between tries of an alert SMS: quick at first, then every 5 minutes for an hour.
 ALERT_RETRY_INTERVALS = [5, 15, 30, 60, 120] + [300] * 12
+# A queued alert not taken this long after it was due lost its job: queued again.
+ALERT_LOST_AFTER = dt.timedelta(seconds=20)
+# A worker that took an alert and has not finished this long later died: the provider is asked
+# whether it went (three tries of a 15 s request fit well within).
+ALERT_STUCK_AFTER = dt.timedelta(seconds=60)
 _ALERT_ENV = SandboxedEnvironment(autoescape=False)
 
 
@@ -298,12 +304,26 @@ class PendingAlert:
 
 
 def take_notification(*, db_session: Session, notification_id: int) -> PendingAlert | None:
-    """Count a try of a queued alert; None if it was already sent or given up."""
-    notification = db_session.get(ReportNotification, notification_id, with_for_update=True)
-    if notification is None or notification.status != NotificationStatus.queued:
+    """Take a queued alert to send it, counting the try; None if another worker has it, or
+    it was sent or given up. Atomic: of two jobs for one alert, one sends."""
+    now = utcnow()
+    taken = db_session.execute(
+        update(ReportNotification)
+        .where(
+            ReportNotification.id == notification_id,
+            ReportNotification.status == NotificationStatus.queued,
+        )
+        .values(
+            status=NotificationStatus.sending,
+            taken_at=now,
+            tries=ReportNotification.tries + 1,
+        )
+        .returning(ReportNotification.to, ReportNotification.body)
+        .execution_options(synchronize_session=False)
+    ).one_or_none()
+    if taken is None:
         return None
-    notification.tries += 1
-    return PendingAlert(notification.id, notification.to, notification.body)
+    return PendingAlert(notification_id, taken.to, taken.body)
 
 
 def record_delivery(
@@ -313,7 +333,8 @@ def record_delivery(
     provider_id: str | None = None,
     error: str | None = None,
 ) -> bool:
-    """Note how sending went; True once the alert is sent."""
+    """Note how sending went; True once the alert is sent. A failed try puts it back in the
+    queue, due again after the next retry interval (or failed, after the last)."""
     notification = db_session.get(ReportNotification, notification_id, with_for_update=True)
     if notification is None or notification.status == NotificationStatus.sent:
         return True
@@ -321,6 +342,10 @@ def record_delivery(
         notification.error = error[:500]
         if notification.tries > len(ALERT_RETRY_INTERVALS):
             notification.status = NotificationStatus.failed
+        else:
+            notification.status = NotificationStatus.queued
+            wait = ALERT_RETRY_INTERVALS[max(notification.tries - 1, 0)]
+            notification.next_try_at = utcnow() + dt.timedelta(seconds=wait)
         log.warning(
             "alert %s to %s failed (try %d): %s",
             notification.id,
@@ -334,6 +359,62 @@ def record_delivery(
     notification.sent_at = utcnow()
     notification.error = None
     return True
+
+
+def alerts_to_send_again(*, db_session: Session, now: dt.datetime) -> list[int]:
+    """Queued alerts whose job was lost (Redis down when it was queued, or restarted since):
+    not taken ALERT_LOST_AFTER after they were due."""
+    late = now - ALERT_LOST_AFTER
+    return list(
+        db_session.scalars(
+            select(ReportNotification.id).where(
+                ReportNotification.status == NotificationStatus.queued,
+                func.coalesce(ReportNotification.next_try_at, ReportNotification.created_at)
+                <= late,
+            )
+        )
+    )
+
+
+def alerts_stuck_sending(*, db_session: Session, now: dt.datetime) -> list[int]:
+    """Alerts a worker took and never finished (it died while asking the provider)."""
+    return list(
+        db_session.scalars(
+            select(ReportNotification.id).where(
+                ReportNotification.status == NotificationStatus.sending,
+                ReportNotification.taken_at <= now - ALERT_STUCK_AFTER,
+            )
+        )
+    )
+
+
+def settle_stuck_alert(
+    *, db_session: Session, notification_id: int, sent_id: str | None
+) -> NotificationStatus | None:
+    """A stuck alert, after asking the provider: sent (its message id found), or back in the
+    queue to be sent now (the provider has no such message)."""
+    notification = db_session.get(ReportNotification, notification_id, with_for_update=True)
+    if notification is None or notification.status != NotificationStatus.sending:
+        return None
+    if sent_id is not None:
+        notification.status = NotificationStatus.sent
+        notification.provider_id = sent_id
+        notification.sent_at = utcnow()
+        notification.error = None
+    else:
+        notification.status = NotificationStatus.queued
+        notification.next_try_at = utcnow()
+    return notification.status
+
+
+def failed_alerts(
+    *, db_session: Session, report_ids: list[int] | None = None
+) -> list[ReportNotification]:
+    """Alerts given up after every try, newest first (of these reports, when given)."""
+    query = select(ReportNotification).where(ReportNotification.status == NotificationStatus.failed)
+    if report_ids is not None:
+        query = query.where(ReportNotification.report_id.in_(report_ids))
+    return list(db_session.scalars(query.order_by(ReportNotification.created_at.desc())))
 
 
 def deliver_notification(*, db_session: Session, notification_id: int, send: Any) -> bool:

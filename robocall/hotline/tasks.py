@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from robocall.db import session_scope
 from robocall.hotline import notify
-from robocall.hotline.service import record_delivery, take_notification
+from robocall.hotline.models import ReportNotification
+from robocall.hotline.service import record_delivery, settle_stuck_alert, take_notification
 from robocall.kit.masking import mask_phone
+from robocall.workers.queues import enqueue_after_commit
 
 
 class AlertNotSent(RuntimeError):
@@ -43,3 +45,19 @@ def send_resident_sms(to: str, body: str) -> None:
         notify.send_sms(to, body)
     except Exception as exc:
         raise RuntimeError(f"SMS to {mask_phone(to)} failed: {type(exc).__name__}") from exc
+
+
+def recover_alert(notification_id: int) -> None:
+    """A worker took this alert and died: ask whether it went before it is sent again."""
+    with session_scope() as session:
+        notification = session.get(ReportNotification, notification_id)
+        if notification is None or notification.taken_at is None:
+            return
+        to, body, since = notification.to, notification.body, notification.taken_at
+    sent_id = notify.sent_since(to, body, since)
+    with session_scope() as session:
+        status = settle_stuck_alert(
+            db_session=session, notification_id=notification_id, sent_id=sent_id
+        )
+        if status is not None and sent_id is None:
+            enqueue_after_commit(session, send_report_notification, notification_id, queue="sms")

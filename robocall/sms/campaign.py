@@ -7,7 +7,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from robocall.campaigns.audience import audience_contacts, households
@@ -88,6 +88,21 @@ def send_target_sms(*, target_id: int) -> str:
             gsm7=campaign.gsm7 or None,
         ).body
         phone, per_second = target.phone, campaign.sms_per_second
+        # Claimed by this worker before the provider is asked: of two jobs for one target
+        # (a sweeper's and the first, still running), one sends.
+        claimed = db_session.execute(
+            update(Target)
+            .where(
+                Target.id == target_id,
+                Target.sms_state == SmsState.sending,
+                Target.message_sid.is_(None),
+                Target.sms_claimed_at.is_(None),
+            )
+            .values(sms_claimed_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+        if not claimed.rowcount:  # type: ignore[attr-defined]
+            return "already_handled"
     settings = get_settings()
     limiter = RateLimiter(
         get_redis(),
@@ -110,7 +125,13 @@ def _send(target_id: int, kind: CampaignKind, phone: str, body: str, ask_by: flo
     """Send the target's SMS now (by `ask_by`) and record it; what happened, in a word."""
     with session_scope() as db_session:
         try:
-            message = telephony.send_sms(db_session=db_session, to=phone, body=body, ask_by=ask_by)
+            message = telephony.send_sms(
+                db_session=db_session,
+                to=phone,
+                body=body,
+                ask_by=ask_by,
+                key=f"target-{target_id}",
+            )
         except ProviderUnavailable:
             db_session.rollback()
             _set_state(target_id, SmsState.queued)  # the scheduler claims it again
@@ -137,10 +158,41 @@ def _set_state(target_id: int, state: SmsState) -> None:
         target = db_session.get(Target, target_id, with_for_update=True)
         if target is not None:
             target.sms_state = state
+            if state == SmsState.queued:
+                target.sms_claimed_at = None  # nothing was sent: the scheduler claims it again
             if state == SmsState.failed and target.status.value == "pending":
                 from robocall.campaigns.models import TargetStatus
 
                 target.status = TargetStatus.unreached
+
+
+def recover_target_sms(*, target_id: int) -> str:
+    """A worker claimed this target's SMS and died: ask the provider whether it went (an SMS
+    to the number since the claim) and record it; only if not, give it back to be sent."""
+    with session_scope() as db_session:
+        target = db_session.get(Target, target_id)
+        if (
+            target is None
+            or target.sms_state != SmsState.sending
+            or target.message_sid is not None
+            or target.sms_claimed_at is None
+            or target.phone is None
+        ):
+            return "already_handled"
+        phone, claimed_at = target.phone, target.sms_claimed_at
+    sent_id = telephony.sent_sms_since(to=phone, body=None, since=claimed_at)
+    with session_scope() as db_session:
+        target = db_session.get(Target, target_id, with_for_update=True)
+        if target is None or target.sms_claimed_at != claimed_at:
+            return "already_handled"
+        if sent_id is None:
+            target.sms_state = SmsState.queued
+            target.sms_claimed_at = None
+            return "not_sent"
+        target.message_sid = sent_id
+        target.sms_state = SmsState.sent
+    log.info("campaign SMS to %s had been sent before the worker died", mask_phone(phone))
+    return "sent"
 
 
 @dataclass(frozen=True)

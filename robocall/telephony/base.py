@@ -253,6 +253,10 @@ class TelephonyProvider(Protocol):
         """The provider's current view of an SMS."""
         ...
 
+    def recent_messages_to(self, *, to: str, since: dt.datetime) -> list[ProviderMessage]:
+        """SMS to `to` created at or after `since`, newest first (after a crash: was it sent?)."""
+        ...
+
     def verify_webhook(self, *, url: str, params: Mapping[str, str], signature: str | None) -> bool:
         """Whether a webhook request really comes from the provider."""
         ...

@@ -83,6 +83,10 @@ def on_inbound_sms(listener: MessageListener) -> MessageListener:
     return listener
 
 
+# The provider's clock and ours may differ this much when looking for what it sent.
+SMS_CLOCK_SKEW = dt.timedelta(seconds=60)
+
+
 def webhook_url(path: str, query: Mapping[str, str] | None = None) -> str:
     """The public URL of one of robocall's webhooks, as the provider must call it."""
     return public_url_for(get_settings().public_url, path, urlencode(query or {}))
@@ -156,15 +160,18 @@ def send_sms(
     sender: str | None = None,
     provider: TelephonyProvider | None = None,
     ask_by: float | None = None,
+    key: str | None = None,
 ) -> Message:
     """Send an SMS through the provider and record it (raises ProviderError subclasses, or
-    TooLate, having sent nothing, if the monotonic time `ask_by` has passed)."""
+    TooLate, having sent nothing, if the monotonic time `ask_by` has passed). `key` names
+    what it is for (e.g. `target-12`), carried in its status-callback URL."""
     settings = get_settings()
     text = nfc(body)
     from_ = sender or settings.sms_sender or settings.caller_id
     _check_in_time(ask_by)
+    status_url = webhook_url(SMS_STATUS_PATH, {"key": key} if key else None)
     sent = (provider or get_provider()).send_sms(
-        to=to, body=text, status_url=webhook_url(SMS_STATUS_PATH), sender=from_
+        to=to, body=text, status_url=status_url, sender=from_
     )
     # Its first status callback may have arrived (and created the row) before this answer.
     _insert_ignoring_duplicates(
@@ -195,6 +202,21 @@ def send_sms(
     db_session.flush()
     log.info("SMS %s sent to %s", message.sid, mask_phone(to))
     return message
+
+
+def sent_sms_since(
+    *, to: str, body: str | None, since: dt.datetime, provider: TelephonyProvider | None = None
+) -> str | None:
+    """The provider's id of an SMS (with this text, when given) to `to` created since
+    `since`, if it sent one (a worker died after asking): how to know, before sending again,
+    that it went."""
+    text = nfc(body) if body is not None else None
+    for message in (provider or get_provider()).recent_messages_to(
+        to=to, since=since - SMS_CLOCK_SKEW
+    ):
+        if text is None or nfc(message.body or "") == text:
+            return message.sid
+    return None
 
 
 def recent_calls_to(

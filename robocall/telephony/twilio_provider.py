@@ -246,6 +246,16 @@ class TwilioProvider:
         """The provider's current view of an SMS."""
         return self._message(self._request(lambda: self.client.messages(message_sid).fetch()))
 
+    def recent_messages_to(self, *, to: str, since: dt.datetime) -> list[ProviderMessage]:
+        """SMS to `to` created at or after `since`, newest first."""
+
+        def listed() -> list[ProviderMessage]:
+            messages = [self._message(m) for m in self.client.messages.list(to=to, limit=50)]
+            recent = [m for m in messages if m.created_at is None or m.created_at >= since]
+            return sorted(recent, key=lambda m: m.created_at or since, reverse=True)
+
+        return self._request(listed)
+
     # --- webhooks ---------------------------------------------------------------------------
 
     def verify_webhook(self, *, url: str, params: Mapping[str, str], signature: str | None) -> bool:
