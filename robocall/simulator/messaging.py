@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import phonenumbers
 
 from robocall.simulator.delivery import WebhookDelivery, WebhookTimeout
+from robocall.simulator.faults import Faults
 from robocall.simulator.personas import Outcome, Personas
 from robocall.simulator.resources import (
     API_VERSION,
@@ -41,6 +42,7 @@ class Messaging:
     requests: deque[tuple[str, dict[str, Any]]]
     _attempts: dict[str, int]
     _unsubscribed: set[tuple[str, str]]
+    faults: Faults
 
     if TYPE_CHECKING:
 
@@ -99,6 +101,10 @@ class Messaging:
         )
         self.messages[message.sid] = message
         self.spawn(self._deliver_sms(message))
+        if self.faults.slow_creates > 0:
+            # As for calls: the message is on its way, the answer to the create comes late.
+            self.faults.slow_creates -= 1
+            await asyncio.sleep(self.faults.slow_create_seconds)
         return message
 
     def fetch_message(self, sid: str) -> SimMessage:

@@ -37,6 +37,7 @@ def campaign_process(redis_url: str) -> Iterator[None]:
     reset_settings_cache()
     reset_provider()
     notify.set_sms_sender(None)
+    notify.set_sent_lookup(None)
     ivr.set_contact_lookups(by_phone=None, by_id=None)
 
 
