@@ -90,6 +90,30 @@ class Settings(BaseSettings):
     # Days personal data is kept after a contact's monitoring ends, then anonymised
     # (docs/privacy.md).
     retention_days: int = 90
+    # Days an API token works after it is made (`robocall users token`); then a new one is made.
+    api_token_days: int = 90
+    # Reverse proxies whose X-Forwarded-For names the client (comma-separated IPs or CIDRs,
+    # e.g. "10.0.0.5,172.16.0.0/12"). Empty: the connecting address is the client's. The
+    # header from anyone else is ignored: a client could name any address, and so escape its
+    # sign-in delays or write a false address into the audit log.
+    trusted_proxies: str = ""
+
+    @field_validator("api_token_days")
+    @classmethod
+    def _positive_days(cls, value: int) -> int:
+        if value < 1:
+            raise ValueError("api_token_days: at least 1")
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_networks(cls, value: str) -> str:
+        parse_networks(value)  # a ValueError naming the entry that is not an address
+        return value
+
+    @property
+    def trusted_proxy_networks(self) -> tuple[IPNetwork, ...]:
+        return parse_networks(self.trusted_proxies)
 
     @field_validator("timezone")
     @classmethod
@@ -232,3 +256,21 @@ def get_settings() -> Settings:
 
 def reset_settings_cache() -> None:
     get_settings.cache_clear()
+
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_networks(text: str) -> tuple[IPNetwork, ...]:
+    """Comma-separated addresses or CIDR blocks ("10.0.0.5, 172.16.0.0/12"); ValueError names
+    an entry that is neither."""
+    networks: list[IPNetwork] = []
+    for entry in text.split(","):
+        entry = entry.strip()
+        if not entry:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(entry, strict=False))
+        except ValueError:
+            raise ValueError(f"not an IP address or CIDR block: {entry!r}") from None
+    return tuple(networks)

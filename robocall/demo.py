@@ -167,6 +167,7 @@ def _serve(port: int) -> uvicorn.Server:
         host="127.0.0.1",
         port=port,
         log_level="warning",
+        proxy_headers=False,
     )
     server = uvicorn.Server(config)
     threading.Thread(target=server.run, name="web", daemon=True).start()

@@ -2,8 +2,9 @@
 
 from robocall.campaigns.models import Attempt, Campaign, CampaignRound, Target
 from robocall.contacts.models import Contact, OptOut
+from robocall.exports.models import PreparedExport
 from robocall.hotline.models import HotlineReport, ReportContact, ReportNotification
-from robocall.importers.models import ImportBatch
+from robocall.importers.models import ImportBatch, Upload
 from robocall.ivr.models import CallAnswer, CallSession
 from robocall.sms.models import Message
 from robocall.telephony.models import Call, CallEvent
@@ -26,8 +27,10 @@ __all__ = [
     "ImportBatch",
     "Message",
     "OptOut",
+    "PreparedExport",
     "ReportContact",
     "ReportNotification",
     "Unit",
+    "Upload",
     "User",
 ]

@@ -15,13 +15,13 @@ from robocall.campaigns.schemas import CampaignCreate
 from robocall.sms.campaign import estimate_campaign_sms
 from robocall.units.service import get_by_code
 from robocall.users.models import User
-from robocall.users.service import Scope, record_audit, scope_of
+from robocall.users.service import Scope, record_audit, rows_shown, scope_of
 from robocall.web.auth import api_user, csrf_protect, require_change
 from robocall.web.deps import db_session
 
 router = APIRouter(prefix="/api/campaigns", tags=["campaigns"])
 
-SessionDep = Annotated[Session, Depends(db_session)]
+SessionDep = Annotated[Session, Depends(db_session, scope="function")]
 UserDep = Annotated[User, Depends(api_user)]
 
 
@@ -118,10 +118,20 @@ def estimate_route(campaign_id: int, session: SessionDep, user: UserDep) -> dict
 
 @router.get("/{campaign_id}/results")
 def results_route(campaign_id: int, session: SessionDep, user: UserDep) -> list[dict[str, Any]]:
-    """One entry per contact the user's units may see."""
+    """One entry per contact the user's units may see (reading them is audited)."""
     campaign, scope = _visible(session, user, campaign_id)
     units = None if scope.unit_ids is None else set(scope.unit_ids)
-    return results(db_session=session, campaign=campaign, unit_ids=units)
+    entries = results(db_session=session, campaign=campaign, unit_ids=units)
+    record_audit(
+        db_session=session,
+        user=user,
+        action="campaign.results",
+        object_type="campaign",
+        object_id=campaign.id,
+        unit_id=campaign.unit_id,
+        detail=rows_shown([int(e["contact_id"]) for e in entries], via="api"),
+    )
+    return entries
 
 
 def _transition(action: str, campaign_id: int, session: Session, user: User) -> dict[str, Any]:

@@ -108,9 +108,13 @@ def wire_once() -> None:
 def wire(*, sms_sender: bool = True) -> None:
     """Register listeners, effect handlers, contact lookups, the SMS sender and periodic jobs."""
     from robocall.campaigns import dispatch, outcomes
+    from robocall.exports.scheduled import SWEEP_SECONDS as exports_sweep_seconds
+    from robocall.exports.scheduled import exports_sweeper
     from robocall.hotline import notify
     from robocall.hotline.scheduled import SWEEP_SECONDS as alerts_sweeper_seconds
     from robocall.hotline.scheduled import alerts_sweeper
+    from robocall.importers.scheduled import SWEEP_SECONDS as uploads_sweep_seconds
+    from robocall.importers.scheduled import uploads_sweeper
     from robocall.ivr import service as ivr
     from robocall.privacy.scheduled import CHECK_EVERY as RETENTION_CHECK_EVERY
     from robocall.privacy.scheduled import JOB_NAME as RETENTION_JOB
@@ -143,6 +147,22 @@ def wire(*, sms_sender: bool = True) -> None:
             RETENTION_CHECK_EVERY,
             anonymise_expired_job,
             "anonymise personal data past the retention period (once a local day)",
+        )
+    )
+    register(
+        PeriodicJob(
+            "uploads_sweeper",
+            uploads_sweep_seconds,
+            uploads_sweeper,
+            "queue again confirmed uploads whose job or worker was lost; delete expired previews",
+        )
+    )
+    register(
+        PeriodicJob(
+            "exports_sweeper",
+            exports_sweep_seconds,
+            exports_sweeper,
+            "queue again prepared exports whose job or worker was lost; forget old ones",
         )
     )
     register(

@@ -24,7 +24,7 @@ router = APIRouter(prefix="/api/contacts", tags=["contacts"])
 
 @router.get("")
 def read_contacts(
-    session: Annotated[Session, Depends(db_session)],
+    session: Annotated[Session, Depends(db_session, scope="function")],
     user: Annotated[User, Depends(api_user)],
     scope: Annotated[Scope, Depends(user_scope)],
     unit: Annotated[str | None, Query(description="Unit code (and the units below it).")] = None,
@@ -65,7 +65,7 @@ def read_contacts(
 @router.get("/{contact_id}")
 def read_contact(
     contact_id: int,
-    session: Annotated[Session, Depends(db_session)],
+    session: Annotated[Session, Depends(db_session, scope="function")],
     user: Annotated[User, Depends(api_user)],
     scope: Annotated[Scope, Depends(user_scope)],
 ) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from robocall.hotline.models import HotlineReport, ReportStatus
 from robocall.hotline.scoping import report_visible, reports_within
 from robocall.hotline.service import report_as_dict, set_report_status
 from robocall.users.models import User
-from robocall.users.service import Scope, record_audit
+from robocall.users.service import Scope, record_audit, rows_shown
 from robocall.web.auth import api_user, csrf_protect, require_change, user_scope
 from robocall.web.deps import db_session
 
@@ -57,13 +57,15 @@ def change_report_status(
 
 @router.get("")
 def read_reports(
-    session: Annotated[Session, Depends(db_session)],
+    session: Annotated[Session, Depends(db_session, scope="function")],
+    user: Annotated[User, Depends(api_user)],
     scope: Annotated[Scope, Depends(user_scope)],
     urgent: Annotated[bool, Query(description="Only urgent reports.")] = False,
     status: Annotated[ReportStatus | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> dict[str, Any]:
-    """Reports the caller may see, urgent first, newest first within each."""
+    """Reports the caller may see, urgent first, newest first within each (reading them is
+    audited)."""
     query = reports_within(select(HotlineReport), scope)
     if urgent:
         query = query.where(HotlineReport.urgent.is_(True))
@@ -72,17 +74,41 @@ def read_reports(
     query = query.order_by(
         HotlineReport.urgent.desc(), HotlineReport.created_at.desc(), HotlineReport.id.desc()
     ).limit(limit)
-    return {"items": [report_as_dict(r) for r in session.scalars(query)]}
+    reports = list(session.scalars(query))
+    record_audit(
+        db_session=session,
+        user=user,
+        action="report.list",
+        object_type="report",
+        detail=rows_shown(
+            [r.id for r in reports],
+            urgent=urgent,
+            status=status.value if status else None,
+            via="api",
+        ),
+    )
+    return {"items": [report_as_dict(r) for r in reports]}
 
 
 @router.get("/{report_id}")
 def read_report(
     report_id: int,
-    session: Annotated[Session, Depends(db_session)],
+    session: Annotated[Session, Depends(db_session, scope="function")],
+    user: Annotated[User, Depends(api_user)],
     scope: Annotated[Scope, Depends(user_scope)],
 ) -> dict[str, Any]:
-    """One report."""
-    return report_as_dict(report_in_scope(db_session=session, report_id=report_id, scope=scope))
+    """One report (reading it is audited)."""
+    report = report_in_scope(db_session=session, report_id=report_id, scope=scope)
+    record_audit(
+        db_session=session,
+        user=user,
+        action="report.view",
+        object_type="report",
+        object_id=report.id,
+        unit_id=report.unit_id,
+        detail={"via": "api"},
+    )
+    return report_as_dict(report)
 
 
 class ReportAction(enum.StrEnum):
@@ -101,7 +127,7 @@ def act_on_report(
     request: Request,
     report_id: int,
     action: ReportAction,
-    session: Annotated[Session, Depends(db_session)],
+    session: Annotated[Session, Depends(db_session, scope="function")],
     user: Annotated[User, Depends(api_user)],
     scope: Annotated[Scope, Depends(user_scope)],
 ) -> dict[str, Any]:

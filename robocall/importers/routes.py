@@ -64,7 +64,7 @@ def batch_in_scope(*, db_session: Session, batch_id: int, scope: Scope) -> Impor
 @router.post("", dependencies=[Depends(api_user), Depends(csrf_protect)])
 async def create_import(
     file: Annotated[UploadFile, File(description="The spreadsheet (.xlsx .xlsm .xls .ods .csv)")],
-    session: Annotated[Session, Depends(db_session)],
+    session: Annotated[Session, Depends(db_session, scope="function")],
     user: Annotated[User, Depends(api_user)],
     scope: Annotated[Scope, Depends(user_scope)],
     unit: Annotated[str | None, Form()] = None,
@@ -107,11 +107,21 @@ async def create_import(
 @router.get("/{batch_id}")
 def read_import(
     batch_id: int,
-    session: Annotated[Session, Depends(db_session)],
+    session: Annotated[Session, Depends(db_session, scope="function")],
+    user: Annotated[User, Depends(api_user)],
     scope: Annotated[Scope, Depends(user_scope)],
 ) -> dict[str, Any]:
-    """One past import: what it did, who and when."""
+    """One past import: what it did, who and when (its warnings name people: audited)."""
     batch = batch_in_scope(db_session=session, batch_id=batch_id, scope=scope)
+    record_audit(
+        db_session=session,
+        user=user,
+        action="import.view",
+        object_type="import",
+        object_id=batch.id,
+        unit_id=batch.unit_id,
+        detail={"file": batch.file_name},
+    )
     return {
         **batch_result(batch).to_json(),
         "imported_by": batch.imported_by,
@@ -123,7 +133,7 @@ def read_import(
 @router.get("/{batch_id}/report.xlsx")
 def read_import_report(
     batch_id: int,
-    session: Annotated[Session, Depends(db_session)],
+    session: Annotated[Session, Depends(db_session, scope="function")],
     user: Annotated[User, Depends(api_user)],
     scope: Annotated[Scope, Depends(user_scope)],
 ) -> Response:

@@ -30,9 +30,8 @@ class User(Base):
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     is_active: Mapped[bool] = mapped_column(default=True)
-    # Consecutive wrong passwords; at the limit the account is locked until `locked_until`.
-    failed_logins: Mapped[int] = mapped_column(default=0)
-    locked_until: Mapped[dt.datetime | None]
+    # Wrong passwords are counted in Redis (`robocall.users.login`), not here: they slow
+    # further tries, and never lock the account.
     # Bumped on sign-out and password change: older session cookies stop working.
     session_version: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
@@ -49,7 +48,10 @@ class ApiToken(Base):
     name: Mapped[str] = mapped_column(String(100))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 hex of the token
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # The token stops working then (ROBOCALL_API_TOKEN_DAYS after it was made).
+    expires_at: Mapped[dt.datetime]
     last_used_at: Mapped[dt.datetime | None]
+    # Revoked by an administrator, or when the user's password changed or they were deactivated.
     revoked_at: Mapped[dt.datetime | None]
 
     user: Mapped[User] = relationship()

@@ -24,6 +24,7 @@ from robocall.ivr.library import get_library
 from robocall.kit.heap import settle_heap
 from robocall.kit.masking import configure_logging
 from robocall.telephony import routes as telephony_routes
+from robocall.users.service import dummy_password_hash
 from robocall.web import auth_routes
 from robocall.web.auth import LoginRequired
 from robocall.web.pages import (
@@ -38,7 +39,7 @@ from robocall.web.pages import (
     upload,
 )
 from robocall.web.pages.common import error_page
-from robocall.web.security import SecurityHeaders, docs_router
+from robocall.web.security import ClientAddress, RequestLimits, SecurityHeaders, docs_router
 from robocall.web.webhook_auth import is_webhook, webhooks_app
 from robocall.workers.health import check_health
 
@@ -71,6 +72,9 @@ def create_app() -> FastAPI:
         title="robocall", version="0.1.0", docs_url=None, redoc_url=None, openapi_url=None
     )
     app.provider_webhooks = webhooks_app(ivr_routes.routes, telephony_routes.routes)
+    # Middleware runs outermost last-added first: SecurityHeaders, ClientAddress, the session,
+    # then RequestLimits (which needs the session to know who sends an upload).
+    app.add_middleware(RequestLimits)
     app.add_middleware(
         SessionMiddleware,
         secret_key=settings.secret_key.get_secret_value(),
@@ -79,8 +83,12 @@ def create_app() -> FastAPI:
         same_site="lax",
         https_only=settings.public_url.startswith("https://"),
     )
+    app.add_middleware(ClientAddress, trusted=settings.trusted_proxy_networks)
     # Added last, so outermost: every page, API answer, static file and error gets them.
     app.add_middleware(SecurityHeaders, https=settings.public_url.startswith("https://"))
+    # Made now, not at the first sign-in for an unknown name, which would take twice as long
+    # as the others (see `robocall.users.login`).
+    dummy_password_hash()
     app.mount("/static", StaticFiles(directory=Path(__file__).with_name("static")), name="static")
     app.include_router(auth_routes.router)
     app.include_router(docs_router)

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 
 from fastapi import Depends, HTTPException, Request
 from sqlalchemy.orm import Session
+from starlette.types import Scope as AsgiScope
 
+from robocall.db import get_sessionmaker
 from robocall.users.models import Role, User
 from robocall.users.service import Scope, can_change, scope_of, user_for_token
 from robocall.web.deps import db_session
@@ -39,12 +42,19 @@ async def csrf_protect(request: Request) -> None:
         raise HTTPException(status_code=403, detail="CSRF token missing or wrong; reload the page")
 
 
-def _user_from_request(request: Request, session: Session) -> User | None:
+def client_ip(request: Request) -> str | None:
+    """The client's address (a trusted proxy's X-Forwarded-For already applied by the
+    ClientAddress middleware)."""
+    return request.client.host if request.client else None
+
+
+def _user_from_request(request: Request, session: Session, *, touch: bool = True) -> User | None:
     authorization = request.headers.get("Authorization", "")
     if authorization.startswith("Bearer "):
-        user = user_for_token(db_session=session, token=authorization[7:].strip())
+        token = authorization[7:].strip()
+        user = user_for_token(db_session=session, token=token, touch=touch)
         if user is None:
-            raise HTTPException(status_code=401, detail="invalid or revoked API token")
+            raise HTTPException(status_code=401, detail="invalid, expired or revoked API token")
         return user
     user_id = request.session.get("uid")
     if user_id is None:
@@ -56,7 +66,7 @@ def _user_from_request(request: Request, session: Session) -> User | None:
     return user
 
 
-def api_user(request: Request, session: Session = Depends(db_session)) -> User:
+def api_user(request: Request, session: Session = Depends(db_session, scope="function")) -> User:
     """The signed-in user of an API call, or 401."""
     user = _user_from_request(request, session)
     if user is None:
@@ -64,7 +74,7 @@ def api_user(request: Request, session: Session = Depends(db_session)) -> User:
     return user
 
 
-def page_user(request: Request, session: Session = Depends(db_session)) -> User:
+def page_user(request: Request, session: Session = Depends(db_session, scope="function")) -> User:
     """The signed-in user of a page, or a redirect to the login page."""
     user = _user_from_request(request, session)
     if user is None:
@@ -72,7 +82,9 @@ def page_user(request: Request, session: Session = Depends(db_session)) -> User:
     return user
 
 
-def user_scope(user: User = Depends(api_user), session: Session = Depends(db_session)) -> Scope:
+def user_scope(
+    user: User = Depends(api_user), session: Session = Depends(db_session, scope="function")
+) -> Scope:
     """The units the API caller may see."""
     return scope_of(db_session=session, user=user)
 
@@ -94,3 +106,34 @@ def sign_in(request: Request, user: User) -> None:
     request.session["uid"] = user.id
     request.session["sv"] = user.session_version
     csrf_token(request)
+
+
+@dataclass(frozen=True)
+class UploadSender:
+    """Whether the sender of an upload may import, known before its body is read."""
+
+    # 401 (nobody signed in) or 403 (a role that may only read); None: may import.
+    refusal: int | None
+    # The cookie session's CSRF token, which the upload must carry; None for a Bearer token,
+    # which sends no cookie, so there is nothing to forge.
+    csrf: str | None
+
+
+def upload_sender(scope: AsgiScope) -> UploadSender:
+    """Who sends this upload, from its headers and session cookie alone (the body unread).
+
+    Reads the database only (closed without a commit): using the token is recorded when the
+    request itself runs.
+    """
+    request = Request(scope)
+    with get_sessionmaker()() as session:
+        try:
+            user = _user_from_request(request, session, touch=False)
+        except HTTPException as refused:  # a Bearer token that is not (or no longer) valid
+            return UploadSender(refusal=refused.status_code, csrf=None)
+        if user is None:
+            return UploadSender(refusal=401, csrf=None)
+        refusal = None if can_change(user) else 403
+    if request.headers.get("Authorization", "").startswith("Bearer "):
+        return UploadSender(refusal=refusal, csrf=None)
+    return UploadSender(refusal=refusal, csrf=str(request.session.get("csrf") or ""))

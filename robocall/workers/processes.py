@@ -162,5 +162,7 @@ def run_serve(host: str, port: int, workers: int, reload: bool = False) -> None:
         factory=True,
         log_level=get_settings().log_level.lower(),
         reload=reload,
+        # The client address is read by robocall (ROBOCALL_TRUSTED_PROXIES), not by uvicorn.
+        proxy_headers=False,
         **options,
     )

@@ -1,4 +1,5 @@
-"""Staff sign-in: passwords, lock-out, CSRF, API tokens, scoping and audit entries."""
+"""Staff sign-in: passwords, delays after wrong ones, CSRF, API tokens, scoping and audit
+entries."""
 
 from __future__ import annotations
 
@@ -12,13 +13,16 @@ from typer.testing import CliRunner
 
 from robocall.cli import app as cli_app
 from robocall.units.service import ensure_sample_units, get_by_code
+from robocall.users.login import (
+    ACCOUNT_FREE_FAILURES,
+    FIRST_DELAY,
+    MAX_DELAY,
+    LoginRefused,
+    authenticate,
+)
 from robocall.users.models import AuditEntry, Role, User
 from robocall.users.service import (
-    LOCKOUT,
-    MAX_FAILED_LOGINS,
-    LoginRefused,
     UserError,
-    authenticate,
     create_api_token,
     create_user,
     scope_of,
@@ -121,30 +125,51 @@ def test_form_posts_without_the_csrf_token_are_refused(client, session, units):
     assert client.get("/api/me").status_code == 200
 
 
-def test_repeated_wrong_passwords_lock_the_account(client, session, units):
+def test_repeated_wrong_passwords_slow_the_next_tries(client, session, units):
     add_user(session)
-    for _ in range(MAX_FAILED_LOGINS - 1):
+    for _ in range(ACCOUNT_FREE_FAILURES):
         assert login(client, "linhtrung", "wrong-password").status_code == 401
-    locked = login(client, "linhtrung", "wrong-password")
-    assert locked.status_code == 423
-    assert "tạm khóa" in locked.text
-    # While locked even the right password is refused.
-    assert login(client, "linhtrung", PASSWORD).status_code == 423
+    slowed = login(client, "linhtrung", "wrong-password")
+    assert slowed.status_code == 429
+    assert "Đã thử quá nhiều lần" in slowed.text and slowed.headers["Retry-After"] == "1"
+    # Until the wait is over, a try from here is not judged, even with the right password.
+    assert login(client, "linhtrung", PASSWORD).status_code == 429
     assert client.get("/api/me").status_code == 401
 
 
-def test_the_lock_ends_after_the_lockout_period(session, units):
+def test_the_delays_double_up_to_a_cap_and_then_the_right_password_works(session, units):
     add_user(session)
     now = dt.datetime(2021, 8, 1, 8, 0, tzinfo=dt.UTC)
-    for _ in range(MAX_FAILED_LOGINS):
-        with pytest.raises(LoginRefused):
-            authenticate(db_session=session, username="linhtrung", password="nope-nope", now=now)
-    with pytest.raises(LoginRefused) as refused:
-        authenticate(db_session=session, username="linhtrung", password=PASSWORD, now=now)
-    assert refused.value.locked_until == now + LOCKOUT
-    later = now + LOCKOUT + dt.timedelta(seconds=1)
-    user = authenticate(db_session=session, username="linhtrung", password=PASSWORD, now=later)
-    assert user.failed_logins == 0
+
+    def attempt(password: str) -> float | None:
+        """None when signed in; else the seconds to wait (0: a plain wrong password)."""
+        try:
+            authenticate(
+                db_session=session,
+                username="linhtrung",
+                password=password,
+                address="10.0.0.1",
+                now=now,
+            )
+        except LoginRefused as refused:
+            return refused.retry_after or 0.0
+        return None
+
+    for _ in range(ACCOUNT_FREE_FAILURES):
+        assert attempt("nope-nope") == 0.0
+    waits = []
+    for _ in range(12):
+        wait = attempt("nope-nope")
+        assert wait  # must wait: not judged
+        waits.append(wait)
+        now += dt.timedelta(seconds=wait)  # the clock moves; nobody sleeps
+        assert attempt("nope-nope") == 0.0  # judged (and wrong) once the wait is over
+    assert waits[:4] == [FIRST_DELAY, 2 * FIRST_DELAY, 4 * FIRST_DELAY, 8 * FIRST_DELAY]
+    assert max(waits) == MAX_DELAY and waits[-1] == MAX_DELAY
+    wait = attempt(PASSWORD)
+    assert wait == MAX_DELAY
+    now += dt.timedelta(seconds=wait)
+    assert attempt(PASSWORD) is None
 
 
 def test_sign_out_ends_every_session_of_the_user(session, units):

@@ -96,7 +96,10 @@ def served_app() -> Iterator[str]:
     # The session cookie is Secure only when the public URL is https; this server is plain http.
     os.environ["ROBOCALL_PUBLIC_URL"] = f"http://127.0.0.1:{port}"
     reset_settings_cache()
-    server = uvicorn.Server(uvicorn.Config(create_app(), log_level="warning", lifespan="off"))
+    # Not uvicorn's own X-Forwarded-For handling (it trusts 127.0.0.1): the app's, by
+    # ROBOCALL_TRUSTED_PROXIES, decides who the client is.
+    config = uvicorn.Config(create_app(), log_level="warning", lifespan="off", proxy_headers=False)
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
+import math
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from robocall.users.service import (
-    MIN_PASSWORD_LENGTH,
-    LoginRefused,
-    change_own_password,
-    record_audit,
-)
+from robocall.users.login import LoginRefused, change_own_password
+from robocall.users.service import MIN_PASSWORD_LENGTH, record_audit
 from robocall.web.auth import csrf_protect, sign_in
 from robocall.web.deps import db_session
 from robocall.web.pages.common import Viewer, render, viewer
@@ -41,7 +38,7 @@ def password_form(request: Request, who: Annotated[Viewer, Depends(viewer)]) -> 
 def change_password(
     request: Request,
     who: Annotated[Viewer, Depends(viewer)],
-    session: Annotated[Session, Depends(db_session)],
+    session: Annotated[Session, Depends(db_session, scope="function")],
     current_password: Annotated[str, Form()],
     new_password: Annotated[str, Form()],
     confirm_password: Annotated[str, Form()],
@@ -52,17 +49,19 @@ def change_password(
     if len(new_password) < MIN_PASSWORD_LENGTH:
         return _password_page(request, who, error="too_short", status=422)
     try:
-        change_own_password(
+        revoked = change_own_password(
             db_session=session,
             user=who.user,
             current_password=current_password,
             new_password=new_password,
+            address=who.client_ip,
         )
     except LoginRefused as refused:
-        # A wrong current password counts towards the lock-out, as at sign-in: keep the count.
-        session.commit()
-        if refused.locked_until:
-            return _password_page(request, who, error="locked", status=423)
+        # A wrong current password slows the next tries, as at sign-in.
+        if refused.retry_after:
+            page = _password_page(request, who, error="throttled", status=429)
+            page.headers["Retry-After"] = str(math.ceil(refused.retry_after))
+            return page
         return _password_page(request, who, error="wrong", status=403)
     record_audit(
         db_session=session,
@@ -70,6 +69,7 @@ def change_password(
         action="user.password_change",
         object_type="user",
         object_id=who.user.id,
+        detail={"tokens_revoked": revoked},
         client_ip=who.client_ip,
     )
     # The change ended every session of the user (`set_password`); this browser signs in

@@ -60,7 +60,7 @@ def _campaign_for(session: Session, who: Viewer, campaign_id: int) -> Campaign:
 def campaigns_page(
     request: Request,
     who: Annotated[Viewer, Depends(viewer)],
-    session: Annotated[Session, Depends(db_session)],
+    session: Annotated[Session, Depends(db_session, scope="function")],
 ) -> Response:
     campaigns = visible_campaigns(db_session=session, scope=who.scope)
     rows = [(c, progress(db_session=session, campaign=c)) for c in campaigns]
@@ -92,7 +92,7 @@ def _form_context(session: Session, who: Viewer, values: dict[str, Any]) -> dict
 def new_campaign_page(
     request: Request,
     who: Annotated[Viewer, Depends(viewer)],
-    session: Annotated[Session, Depends(db_session)],
+    session: Annotated[Session, Depends(db_session, scope="function")],
 ) -> Response:
     who.require_change()
     return render(request, who, "campaign_new.html", _form_context(session, who, {}))
@@ -122,7 +122,7 @@ def _start_time(text: str | None) -> dt.datetime | None:
 def create_campaign_form(
     request: Request,
     who: Annotated[Viewer, Depends(viewer)],
-    session: Annotated[Session, Depends(db_session)],
+    session: Annotated[Session, Depends(db_session, scope="function")],
     preset: Annotated[str, Form()],
     name: Annotated[str | None, Form()] = None,
     unit: Annotated[str | None, Form()] = None,
@@ -207,7 +207,7 @@ def campaign_page(
     request: Request,
     campaign_id: int,
     who: Annotated[Viewer, Depends(viewer)],
-    session: Annotated[Session, Depends(db_session)],
+    session: Annotated[Session, Depends(db_session, scope="function")],
 ) -> Response:
     campaign = _campaign_for(session, who, campaign_id)
     estimate = None
@@ -231,7 +231,7 @@ def campaign_page(
 def campaign_progress(
     campaign_id: int,
     who: Annotated[Viewer, Depends(viewer)],
-    session: Annotated[Session, Depends(db_session)],
+    session: Annotated[Session, Depends(db_session, scope="function")],
 ) -> JSONResponse:
     """Counts by status, reached %, ETA: what the campaign page shows, polled every 2 s."""
     campaign = _campaign_for(session, who, campaign_id)
@@ -243,7 +243,7 @@ def campaign_action(
     campaign_id: int,
     action: str,
     who: Annotated[Viewer, Depends(viewer)],
-    session: Annotated[Session, Depends(db_session)],
+    session: Annotated[Session, Depends(db_session, scope="function")],
 ) -> Response:
     """Start, pause, resume or cancel (audited); viewers and units below the campaign's: 403."""
     if action not in TRANSITIONS:

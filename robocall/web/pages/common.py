@@ -88,7 +88,9 @@ class Viewer:
 
 
 def viewer(
-    request: Request, user: User = Depends(page_user), session: Session = Depends(db_session)
+    request: Request,
+    user: User = Depends(page_user),
+    session: Session = Depends(db_session, scope="function"),
 ) -> Viewer:
     """The page's viewer (a redirect to the login page when nobody is signed in)."""
     return Viewer(

@@ -19,7 +19,7 @@ from robocall.hotline.scoping import reports_within
 from robocall.ivr.models import CallSession
 from robocall.telephony.models import Call
 from robocall.users.scoping import within
-from robocall.users.service import Scope, record_audit
+from robocall.users.service import Scope, record_audit, rows_shown
 from robocall.web.deps import db_session
 from robocall.web.pages.common import Viewer, render, units_in_scope, viewer
 
@@ -31,7 +31,7 @@ PAGE_SIZE = 50
 def contacts_page(
     request: Request,
     who: Annotated[Viewer, Depends(viewer)],
-    session: Annotated[Session, Depends(db_session)],
+    session: Annotated[Session, Depends(db_session, scope="function")],
     q: Annotated[str | None, Query(max_length=100)] = None,
     classification: Annotated[str | None, Query()] = None,
     unit: Annotated[str | None, Query()] = None,
@@ -51,6 +51,21 @@ def contacts_page(
         contacts, total = result.contacts, result.total
     except ContactQueryError as exc:
         error, contacts, total = str(exc), [], 0
+    # What was searched for is a name or a phone: the entry says only that there was a search.
+    record_audit(
+        db_session=session,
+        user=who.user,
+        action="contact.list",
+        object_type="contact",
+        detail=rows_shown(
+            [c["id"] for c in contacts],
+            unit=unit or None,
+            classification=classification or None,
+            search=bool(q),
+            page=page,
+        ),
+        client_ip=who.client_ip,
+    )
     return render(
         request,
         who,
@@ -147,7 +162,7 @@ def contact_page(
     request: Request,
     contact_id: int,
     who: Annotated[Viewer, Depends(viewer)],
-    session: Annotated[Session, Depends(db_session)],
+    session: Annotated[Session, Depends(db_session, scope="function")],
 ) -> Response:
     contact = get_contact(
         db_session=session, contact_id=contact_id, within_units=who.scope.unit_ids

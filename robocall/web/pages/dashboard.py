@@ -14,6 +14,7 @@ from robocall.exports.daily import daily_counts
 from robocall.exports.situation import build_situation
 from robocall.hotline.models import HotlineReport, ReportStatus
 from robocall.hotline.scoping import reports_within
+from robocall.users.service import record_audit, rows_shown
 from robocall.web.deps import db_session
 from robocall.web.pages.common import Viewer, local_today, render, viewer
 
@@ -26,7 +27,7 @@ URGENT_ON_DASHBOARD = 20  # newest open urgent reports shown
 def dashboard(
     request: Request,
     who: Annotated[Viewer, Depends(viewer)],
-    session: Annotated[Session, Depends(db_session)],
+    session: Annotated[Session, Depends(db_session, scope="function")],
 ) -> Response:
     zone = get_settings().zone
     today = local_today()
@@ -47,6 +48,15 @@ def dashboard(
         )
     )
     peak = max([1, *(max(d.reached, d.reports, d.imports) for d in days)])
+    # The urgent reports name people; the counts do not.
+    record_audit(
+        db_session=session,
+        user=who.user,
+        action="dashboard.view",
+        object_type="report",
+        detail=rows_shown([r.id for r in urgent], day=today.isoformat()),
+        client_ip=who.client_ip,
+    )
     return render(
         request,
         who,

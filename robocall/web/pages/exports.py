@@ -51,7 +51,7 @@ _CHUNK = 64 * 1024  # bytes per piece of a download
 def exports_page(
     request: Request,
     who: Annotated[Viewer, Depends(viewer)],
-    session: Annotated[Session, Depends(db_session)],
+    session: Annotated[Session, Depends(db_session, scope="function")],
 ) -> Response:
     return render(
         request,
@@ -131,7 +131,7 @@ def download_export(
     name: str,
     fmt: str,
     who: Annotated[Viewer, Depends(viewer)],
-    session: Annotated[Session, Depends(db_session)],
+    session: Annotated[Session, Depends(db_session, scope="function")],
     unit: Annotated[str | None, Query()] = None,
     date: Annotated[dt.date | None, Query()] = None,
     campaign: Annotated[int | None, Query()] = None,
@@ -159,7 +159,7 @@ def download_export_api(
     fmt: str,
     user: Annotated[User, Depends(api_user)],
     scope: Annotated[Scope, Depends(user_scope)],
-    session: Annotated[Session, Depends(db_session)],
+    session: Annotated[Session, Depends(db_session, scope="function")],
     unit: Annotated[str | None, Query(description="Unit code (and the units below it).")] = None,
     date: Annotated[dt.date | None, Query(description="Day of the situation report.")] = None,
     campaign: Annotated[int | None, Query(description="The campaign's number.")] = None,
@@ -182,7 +182,7 @@ def download_export_api(
 def prepare_export(
     name: str,
     who: Annotated[Viewer, Depends(viewer)],
-    session: Annotated[Session, Depends(db_session)],
+    session: Annotated[Session, Depends(db_session, scope="function")],
     fmt: Annotated[str, Form()],
     unit: Annotated[str | None, Form()] = None,
     date: Annotated[dt.date | None, Form()] = None,
@@ -215,8 +215,8 @@ def prepare_export(
     return RedirectResponse(f"/exports/prepared/{token}", status_code=303)
 
 
-def _own_export(token: str, who: Viewer) -> dict[str, Any]:
-    status = export_status(token)
+def _own_export(token: str, who: Viewer, session: Session) -> dict[str, Any]:
+    status = export_status(token, db_session=session)
     if status is None or status.get("user_id") != who.user.id:
         raise HTTPException(404, detail="no such export")
     return status
@@ -224,29 +224,36 @@ def _own_export(token: str, who: Viewer) -> dict[str, Any]:
 
 @router.get("/exports/prepared/{token}", response_class=HTMLResponse)
 def prepared_page(
-    request: Request, token: str, who: Annotated[Viewer, Depends(viewer)]
+    request: Request,
+    token: str,
+    who: Annotated[Viewer, Depends(viewer)],
+    session: Annotated[Session, Depends(db_session, scope="function")],
 ) -> Response:
-    status = _own_export(token, who)
-    ready = status["state"] == "done" and prepared_file(token).exists()
+    status = _own_export(token, who, session)
+    ready = status["state"] == "done" and prepared_file(token, db_session=session).exists()
     return render(
         request, who, "export_status.html", {"status": status, "token": token, "ready": ready}
     )
 
 
 @router.get("/exports/prepared/{token}/progress")
-def prepared_progress(token: str, who: Annotated[Viewer, Depends(viewer)]) -> JSONResponse:
-    return JSONResponse(_own_export(token, who))
+def prepared_progress(
+    token: str,
+    who: Annotated[Viewer, Depends(viewer)],
+    session: Annotated[Session, Depends(db_session, scope="function")],
+) -> JSONResponse:
+    return JSONResponse(_own_export(token, who, session))
 
 
 @router.get("/exports/prepared/{token}/file")
 def prepared_download(
     token: str,
     who: Annotated[Viewer, Depends(viewer)],
-    session: Annotated[Session, Depends(db_session)],
+    session: Annotated[Session, Depends(db_session, scope="function")],
 ) -> Response:
     """The prepared file, once (it is deleted after it is sent); audited."""
-    status = _own_export(token, who)
-    path = prepared_file(token)
+    status = _own_export(token, who, session)
+    path = prepared_file(token, db_session=session)
     if status["state"] != "done" or not path.exists():
         raise HTTPException(410, detail="the file was already downloaded or has expired")
     day = dt.date.fromisoformat(status["day"]) if status.get("day") else None

@@ -44,7 +44,7 @@ def _page(
 def optouts_page(
     request: Request,
     who: Annotated[Viewer, Depends(viewer)],
-    session: Annotated[Session, Depends(db_session)],
+    session: Annotated[Session, Depends(db_session, scope="function")],
 ) -> Response:
     return _page(request, who, session)
 
@@ -53,7 +53,7 @@ def optouts_page(
 def optout_add(
     request: Request,
     who: Annotated[Viewer, Depends(viewer)],
-    session: Annotated[Session, Depends(db_session)],
+    session: Annotated[Session, Depends(db_session, scope="function")],
     phone: Annotated[str, Form(max_length=40)],
     reason: Annotated[str, Form(max_length=300)] = "",
 ) -> Response:
@@ -88,7 +88,7 @@ def optout_remove(
     request: Request,
     opt_out_id: int,
     who: Annotated[Viewer, Depends(viewer)],
-    session: Annotated[Session, Depends(db_session)],
+    session: Annotated[Session, Depends(db_session, scope="function")],
     reason: Annotated[str, Form(max_length=300)] = "",
 ) -> Response:
     opt_out = visible_opt_out(

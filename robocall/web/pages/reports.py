@@ -14,7 +14,7 @@ from robocall.hotline.models import HotlineReport, ReportContact, ReportStatus
 from robocall.hotline.routes import change_report_status, report_in_scope
 from robocall.hotline.scoping import reports_within
 from robocall.users.scoping import within
-from robocall.users.service import record_audit
+from robocall.users.service import record_audit, rows_shown
 from robocall.web.auth import csrf_protect
 from robocall.web.deps import db_session
 from robocall.web.pages.common import Viewer, render, viewer
@@ -27,7 +27,7 @@ REPORTS_SHOWN = 500
 def reports_page(
     request: Request,
     who: Annotated[Viewer, Depends(viewer)],
-    session: Annotated[Session, Depends(db_session)],
+    session: Annotated[Session, Depends(db_session, scope="function")],
     show_closed: Annotated[bool, Query(alias="all")] = False,
 ) -> Response:
     query = reports_within(select(HotlineReport), who.scope)
@@ -37,6 +37,14 @@ def reports_page(
         HotlineReport.urgent.desc(), HotlineReport.created_at.desc(), HotlineReport.id.desc()
     ).limit(REPORTS_SHOWN)
     reports = list(session.scalars(query))
+    record_audit(
+        db_session=session,
+        user=who.user,
+        action="report.list",
+        object_type="report",
+        detail=rows_shown([r.id for r in reports], all=show_closed),
+        client_ip=who.client_ip,
+    )
     return render(request, who, "reports.html", {"reports": reports, "show_closed": show_closed})
 
 
@@ -45,7 +53,7 @@ def report_page(
     request: Request,
     report_id: int,
     who: Annotated[Viewer, Depends(viewer)],
-    session: Annotated[Session, Depends(db_session)],
+    session: Annotated[Session, Depends(db_session, scope="function")],
 ) -> Response:
     report = report_in_scope(db_session=session, report_id=report_id, scope=who.scope)
     # The person it is about, of those it is linked to, that this viewer may see.
@@ -86,7 +94,7 @@ def _change(
 def acknowledge(
     report_id: int,
     who: Annotated[Viewer, Depends(viewer)],
-    session: Annotated[Session, Depends(db_session)],
+    session: Annotated[Session, Depends(db_session, scope="function")],
 ) -> Response:
     return _change(who, session, report_id, ReportStatus.acknowledged)
 
@@ -95,6 +103,6 @@ def acknowledge(
 def close(
     report_id: int,
     who: Annotated[Viewer, Depends(viewer)],
-    session: Annotated[Session, Depends(db_session)],
+    session: Annotated[Session, Depends(db_session, scope="function")],
 ) -> Response:
     return _change(who, session, report_id, ReportStatus.closed)

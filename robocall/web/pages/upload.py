@@ -60,7 +60,7 @@ def _form(
 def upload_form(
     request: Request,
     who: Annotated[Viewer, Depends(viewer)],
-    session: Annotated[Session, Depends(db_session)],
+    session: Annotated[Session, Depends(db_session, scope="function")],
 ) -> Response:
     return _form(request, who, session)
 
@@ -69,7 +69,7 @@ def upload_form(
 async def upload_preview(
     request: Request,
     who: Annotated[Viewer, Depends(viewer)],
-    session: Annotated[Session, Depends(db_session)],
+    session: Annotated[Session, Depends(db_session, scope="function")],
     file: Annotated[UploadFile, File()],
     unit: Annotated[str | None, Form()] = None,
     classification: Annotated[str | None, Form()] = None,
@@ -99,12 +99,17 @@ async def upload_preview(
         session.rollback()
         return _form(request, who, session, error=str(exc), status_code=422)
     session.rollback()  # a dry run writes nothing; nothing is kept open while the file waits
-    held = keep_upload(
-        content=content,
-        file_name=file_name,
-        unit_code=unit_code,
-        classification=classification or None,
-        user_id=who.user.id,
+    # Off the event loop too: on SQLite the insert may wait for a worker's import to commit.
+    held = await run_in_threadpool(
+        partial(
+            keep_upload,
+            db_session=session,
+            content=content,
+            file_name=file_name,
+            unit_code=unit_code,
+            classification=classification or None,
+            user_id=who.user.id,
+        )
     )
     warnings_by_row: dict[tuple[str, int], list[str]] = {}
     for warning in result.warnings:
@@ -131,19 +136,23 @@ async def upload_preview(
 def upload_confirm(
     request: Request,
     who: Annotated[Viewer, Depends(viewer)],
-    session: Annotated[Session, Depends(db_session)],
+    session: Annotated[Session, Depends(db_session, scope="function")],
     token: Annotated[str, Form()],
 ) -> Response:
     who.require_change()
-    upload = pending_upload(token)
+    upload = pending_upload(token, db_session=session)
     if upload is None or upload.user_id != who.user.id:
+        confirmed = upload_status(token, db_session=session)
+        if confirmed is not None and confirmed["user_id"] == who.user.id:
+            # Confirmed twice (a second click, the page sent again): it is already on its way.
+            return RedirectResponse(f"/upload/status/{token}", status_code=303)
         return _form(request, who, session, error="expired", status_code=410)
     queue_upload(db_session=session, upload=upload)
     return RedirectResponse(f"/upload/status/{token}", status_code=303)
 
 
-def _own_status(token: str, who: Viewer) -> dict[str, Any]:
-    status = upload_status(token)
+def _own_status(token: str, who: Viewer, session: Session) -> dict[str, Any]:
+    status = upload_status(token, db_session=session)
     if status is None or status.get("user_id") != who.user.id:
         raise HTTPException(404, detail="no such import")
     return status
@@ -151,12 +160,19 @@ def _own_status(token: str, who: Viewer) -> dict[str, Any]:
 
 @router.get("/upload/status/{token}", response_class=HTMLResponse)
 def upload_progress(
-    request: Request, token: str, who: Annotated[Viewer, Depends(viewer)]
+    request: Request,
+    token: str,
+    who: Annotated[Viewer, Depends(viewer)],
+    session: Annotated[Session, Depends(db_session, scope="function")],
 ) -> Response:
-    status = _own_status(token, who)
+    status = _own_status(token, who, session)
     return render(request, who, "upload_status.html", {"status": status, "token": token})
 
 
 @router.get("/upload/status/{token}/progress")
-def upload_progress_json(token: str, who: Annotated[Viewer, Depends(viewer)]) -> JSONResponse:
-    return JSONResponse(_own_status(token, who))
+def upload_progress_json(
+    token: str,
+    who: Annotated[Viewer, Depends(viewer)],
+    session: Annotated[Session, Depends(db_session, scope="function")],
+) -> JSONResponse:
+    return JSONResponse(_own_status(token, who, session))
