@@ -24,9 +24,11 @@ from robocall.hotline.models import (
     ReportNotification,
     ReportStatus,
 )
+from robocall.hotline.scoping import reports_within
 from robocall.kit.masking import mask_phone
 from robocall.units.models import Unit
 from robocall.units.service import descendant_ids, get_by_code
+from robocall.users.service import Scope
 from robocall.workers.queues import enqueue_after_commit
 
 log = logging.getLogger(__name__)
@@ -408,13 +410,23 @@ def settle_stuck_alert(
 
 
 def failed_alerts(
-    *, db_session: Session, report_ids: list[int] | None = None
+    *, db_session: Session, scope: Scope, limit: int = 20
 ) -> list[ReportNotification]:
-    """Alerts given up after every try, newest first (of these reports, when given)."""
-    query = select(ReportNotification).where(ReportNotification.status == NotificationStatus.failed)
-    if report_ids is not None:
-        query = query.where(ReportNotification.report_id.in_(report_ids))
-    return list(db_session.scalars(query.order_by(ReportNotification.created_at.desc())))
+    """Alerts given up after every try about reports still open, that the scope may see,
+    newest first: the duty doctor never heard of these, so staff must call them."""
+    open_reports = reports_within(
+        select(HotlineReport.id).where(HotlineReport.status != ReportStatus.closed), scope
+    )
+    query = (
+        select(ReportNotification)
+        .where(
+            ReportNotification.status == NotificationStatus.failed,
+            ReportNotification.report_id.in_(open_reports),
+        )
+        .order_by(ReportNotification.created_at.desc(), ReportNotification.id.desc())
+        .limit(limit)
+    )
+    return list(db_session.scalars(query))
 
 
 def deliver_notification(*, db_session: Session, notification_id: int, send: Any) -> bool:

@@ -14,6 +14,7 @@ from robocall.exports.daily import daily_counts
 from robocall.exports.situation import build_situation
 from robocall.hotline.models import HotlineReport, ReportStatus
 from robocall.hotline.scoping import reports_within
+from robocall.hotline.service import failed_alerts
 from robocall.users.service import record_audit, rows_shown
 from robocall.web.deps import db_session
 from robocall.web.pages.common import Viewer, local_today, render, viewer
@@ -47,6 +48,7 @@ def dashboard(
             .limit(URGENT_ON_DASHBOARD)
         )
     )
+    undelivered = failed_alerts(db_session=session, scope=who.scope)
     peak = max([1, *(max(d.reached, d.reports, d.imports) for d in days)])
     # The urgent reports name people; the counts do not.
     record_audit(
@@ -54,12 +56,21 @@ def dashboard(
         user=who.user,
         action="dashboard.view",
         object_type="report",
-        detail=rows_shown([r.id for r in urgent], day=today.isoformat()),
+        detail=rows_shown(
+            sorted({r.id for r in urgent} | {a.report_id for a in undelivered}),
+            day=today.isoformat(),
+        ),
         client_ip=who.client_ip,
     )
     return render(
         request,
         who,
         "dashboard.html",
-        {"situation": situation, "days": days, "peak": peak, "urgent": urgent},
+        {
+            "situation": situation,
+            "days": days,
+            "peak": peak,
+            "urgent": urgent,
+            "undelivered": undelivered,
+        },
     )
