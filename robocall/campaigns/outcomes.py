@@ -19,7 +19,11 @@ from robocall.campaigns.models import (
     TargetStatus,
 )
 from robocall.campaigns.service import retry_delay, window_of
-from robocall.contacts.service import add_opt_out, opted_out_for_contacts
+from robocall.contacts.service import (
+    RESIDENT_DURING_CALL,
+    add_opt_out,
+    opted_out_for_contacts,
+)
 from robocall.db import utcnow
 from robocall.ivr.models import CallSession
 from robocall.ivr.service import end_call
@@ -160,7 +164,7 @@ def on_opt_out(db_session: Session, call_session: CallSession, _effect: object) 
     add_opt_out(
         db_session=db_session,
         phone=call_session.phone,
-        reason="asked during a call",
+        reason=RESIDENT_DURING_CALL,
         by_resident=True,
     )
     target = _target_of(db_session, call_session)

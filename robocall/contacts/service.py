@@ -227,6 +227,12 @@ def remove_resident_opt_outs(*, db_session: Session, phone: str) -> bool:
     return bool(found)
 
 
+# What a resident's own opt-out records as its reason: codes, labelled for staff in
+# web/strings.yaml (optout_reason_<code>).
+RESIDENT_DURING_CALL = "during_call"
+RESIDENT_BY_SMS = "sms_keyword"
+
+
 @dataclass(frozen=True)
 class OptOutView:
     """An opt-out as one user may see it."""

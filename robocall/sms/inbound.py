@@ -13,7 +13,11 @@ from sqlalchemy.orm import Session
 
 from robocall.config import get_settings
 from robocall.contacts.models import Contact
-from robocall.contacts.service import add_opt_out, remove_resident_opt_outs
+from robocall.contacts.service import (
+    RESIDENT_BY_SMS,
+    add_opt_out,
+    remove_resident_opt_outs,
+)
 from robocall.hotline.answers import answer_question
 from robocall.hotline.models import ReportChannel
 from robocall.hotline.service import ReportSource, record_report
@@ -91,7 +95,7 @@ def handle_inbound_sms(db_session: Session, message: Message, _event: MessageEve
     keywords = load_keywords()
     kind = keywords.kind_of(text)
     if kind == "optout":
-        add_opt_out(db_session=db_session, phone=phone, reason="SMS keyword", by_resident=True)
+        add_opt_out(db_session=db_session, phone=phone, reason=RESIDENT_BY_SMS, by_resident=True)
     elif kind == "optin":
         remove_resident_opt_outs(db_session=db_session, phone=phone)
     if kind is not None:

@@ -15,7 +15,12 @@ from sqlalchemy.orm import Session
 
 from robocall.campaigns.wiring import contact_by_phone
 from robocall.contacts.models import Classification, Contact, OptOut
-from robocall.contacts.service import add_opt_out, is_opted_out, opted_out_for_contacts
+from robocall.contacts.service import (
+    RESIDENT_DURING_CALL,
+    add_opt_out,
+    is_opted_out,
+    opted_out_for_contacts,
+)
 from robocall.hotline.duty import DutyEntry, DutyRoster
 from robocall.hotline.models import HotlineReport, ReportChannel, ReportNotification
 from robocall.hotline.service import ReportSource, file_report
@@ -254,12 +259,14 @@ def test_a_residents_own_opt_out_holds_everywhere_and_only_an_admin_lifts_it_wit
 ):
     _contact(session, LINH_TRUNG, "Nguyễn Văn Giả")
     opt_out = add_opt_out(
-        db_session=session, phone=SHARED, reason="asked during a call", by_resident=True
+        db_session=session, phone=SHARED, reason=RESIDENT_DURING_CALL, by_resident=True
     )
     session.commit()
     for code in (LINH_TRUNG, LINH_CHIEU):
         assert is_opted_out(db_session=session, phone=SHARED, unit_ids=[_unit_id(session, code)])
     commune_b = signed_in_client(session, "b.lift", Role.commune, LINH_CHIEU)
+    listed = commune_b.get("/opt-outs").text
+    assert "Bấm phím từ chối trong cuộc gọi" in listed and RESIDENT_DURING_CALL not in listed
     refused = commune_b.post(
         f"/opt-outs/{opt_out.id}/remove",
         data={"csrf_token": page_csrf(commune_b)},
