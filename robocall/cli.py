@@ -10,12 +10,13 @@ from types import FrameType
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from robocall.commandline import console, err_console, fail, prepare_database
 from robocall.config import get_settings
 from robocall.contacts.commands import app as contacts_app
 from robocall.importers.commands import import_lists
+from robocall.kit.stopping import note_stop_signal
 
 app = typer.Typer(
     name="robocall",
@@ -24,24 +25,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
 )
-console = Console()
-err_console = Console(stderr=True)
-
-
-def fail(message: str, code: int = 1) -> typer.Exit:
-    """Print a one-line error on stderr and return the exit to raise."""
-    err_console.print(f"[red]error:[/red] {message}", highlight=False)
-    return typer.Exit(code)
-
-
-def _prepare_database() -> None:
-    """Migrate the embedded database, or stop with the one-line message to run the upgrade."""
-    from robocall.schema import SchemaNotReady, ensure_schema
-
-    try:
-        ensure_schema()
-    except SchemaNotReady as exc:
-        raise fail(str(exc)) from None
 
 
 # --- processes ---------------------------------------------------------------------------
@@ -169,7 +152,7 @@ def units_import(
     from robocall.db import session_scope
     from robocall.units.service import UnitImportError, import_units_file
 
-    _prepare_database()
+    prepare_database()
     try:
         with session_scope() as session:
             result = import_units_file(db_session=session, path=file)
@@ -186,7 +169,7 @@ def units_sample() -> None:
     from robocall.db import session_scope
     from robocall.units.service import ensure_sample_units
 
-    _prepare_database()
+    prepare_database()
     with session_scope() as session:
         result = ensure_sample_units(db_session=session)
     console.print(f"sample units: {result.created} created, {result.unchanged} already there")
@@ -198,7 +181,7 @@ def units_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None
     from robocall.db import session_scope
     from robocall.units.service import list_units
 
-    _prepare_database()
+    prepare_database()
     with session_scope() as session:
         units = list_units(db_session=session)
         codes = {u.id: u.code for u in units}
@@ -276,6 +259,7 @@ app.add_typer(privacy_app, name="privacy")
 def _exit_on_sigterm(signum: int, _frame: FrameType | None) -> None:
     # Python's default for SIGTERM ends the process at once, skipping the exit handlers that
     # leave the embedded Redis server; long-running commands install their own handler.
+    note_stop_signal(signum)
     raise SystemExit(128 + signum)
 
 

@@ -101,6 +101,14 @@ def _empty_tables(eng: Engine) -> None:
         raw.close()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def runtime_wired() -> None:
+    """The run is wired as `robocall serve` is (robocall.runtime), duty alerts to the outbox."""
+    from robocall import runtime
+
+    runtime.wire(sms_sender=False)
+
+
 @pytest.fixture(autouse=True)
 def clean_state(engine: Engine, redis_url: str) -> Iterator[None]:
     """Every test starts on empty tables and an empty Redis database."""

@@ -10,13 +10,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 
 from robocall.campaigns.console import CampaignProgress, summary_lines
+from robocall.commandline import console, fail, prepare_database
 from robocall.kit.masking import mask_phone
-
-console = Console()
-err_console = Console(stderr=True)
 
 campaign_app = typer.Typer(
     help="Campaigns: create, start, pause, resume, cancel, status, results.", no_args_is_help=True
@@ -25,20 +22,14 @@ optout_app = typer.Typer(help="Numbers that must not be called or sent SMS.", no
 
 
 def _prepare() -> None:
-    from robocall.campaigns.wiring import wire
-    from robocall.schema import SchemaNotReady, ensure_schema
+    from robocall.runtime import wire
 
-    try:
-        ensure_schema()
-    except SchemaNotReady as exc:
-        err_console.print(f"[red]error:[/red] {exc}", highlight=False)
-        raise typer.Exit(1) from None
+    prepare_database()
     wire()
 
 
 def _fail(message: str) -> typer.Exit:
-    err_console.print(f"[red]error:[/red] {message}", highlight=False)
-    return typer.Exit(1)
+    return fail(message)
 
 
 @campaign_app.command("create")

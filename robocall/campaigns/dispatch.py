@@ -28,7 +28,7 @@ from robocall.campaigns.models import (
     TargetStatus,
 )
 from robocall.campaigns.rounds import finish_if_done, open_due_round
-from robocall.campaigns.service import window_of
+from robocall.campaigns.timing import window_of
 from robocall.config import get_settings
 from robocall.db import session_scope, utcnow
 from robocall.workers.queues import enqueue_after_commit

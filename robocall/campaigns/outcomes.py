@@ -18,7 +18,7 @@ from robocall.campaigns.models import (
     Target,
     TargetStatus,
 )
-from robocall.campaigns.service import retry_delay, window_of
+from robocall.campaigns.timing import retry_delay, window_of
 from robocall.contacts.service import (
     RESIDENT_DURING_CALL,
     add_opt_out,
@@ -26,7 +26,6 @@ from robocall.contacts.service import (
 )
 from robocall.db import utcnow
 from robocall.ivr.models import CallSession
-from robocall.ivr.service import end_call
 from robocall.kit.masking import mask_phone
 from robocall.telephony.base import AnsweredBy, CallEventData, CallStatus
 from robocall.telephony.models import Call
@@ -88,9 +87,8 @@ def apply_call_outcome(
     attempt.error_code = call.error_code
     attempt.ended_at = now
     release_slot(campaign, attempt.id)
-    end_call(
-        db_session=db_session, call_sid=call.sid, call_status=call.status.value.replace("_", "-")
-    )
+    # Its IVR session was ended by the IVR's own listener on the same final status, first
+    # (robocall.runtime), so what the person chose in the call (an opt-out) is known here.
     if target.status != TargetStatus.calling:
         return  # the call itself settled it (wrong number, opted out)
     if outcome == AttemptStatus.completed:

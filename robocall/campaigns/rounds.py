@@ -19,7 +19,7 @@ from robocall.campaigns.models import (
     Target,
     TargetStatus,
 )
-from robocall.campaigns.service import window_of
+from robocall.campaigns.timing import window_of
 from robocall.contacts.models import OptOut
 
 ACTIVE_TARGET = (TargetStatus.pending, TargetStatus.calling)

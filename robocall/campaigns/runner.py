@@ -37,7 +37,7 @@ def use_simulator(
     *, personas: Path | None = None, time_factor: float | None = None, cps: float | None = None
 ) -> None:
     """Point this process's in-process simulator at these personas and speeds."""
-    from robocall.simulator.embedded import stop_embedded_simulator
+    from robocall.runtime import stop_embedded_simulator
     from robocall.telephony.provider import reset_provider
 
     if personas is not None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -18,21 +18,16 @@ from robocall.campaigns.models import (
     Target,
     TargetStatus,
 )
+from robocall.campaigns.rounds import open_due_round
+from robocall.campaigns.timing import DEFAULT_RETRY_DELAYS
 from robocall.config import get_settings
 from robocall.db import utcnow
 from robocall.importers.service import parse_classification_option
-from robocall.kit.windows import CallingWindow, WindowError, make_window
+from robocall.kit.windows import WindowError, make_window
 from robocall.units.service import get_by_code
 
 DEFAULT_WINDOW = "08:00-11:30,13:30-20:00"
 DEFAULT_DAYS = "mon-sun"
-# Seconds before another attempt, by the outcome of the last one.
-DEFAULT_RETRY_DELAYS = {
-    "busy": 15 * 60,
-    "no_answer": 60 * 60,
-    "failed": 30 * 60,
-    "machine": 120 * 60,
-}
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
 
@@ -47,22 +42,6 @@ def parse_duration(text: str) -> float:
     if not match:
         raise CampaignError(f"not a duration: {text!r} (e.g. 30s, 15m, 2h)")
     return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
-
-
-class WindowSettings(Protocol):
-    """A campaign's calling-window columns: the Campaign, or a row selected with them."""
-
-    @property
-    def window_ranges(self) -> str: ...
-    @property
-    def window_days(self) -> str: ...
-    @property
-    def zone(self) -> str: ...
-
-
-def window_of(campaign: WindowSettings) -> CallingWindow:
-    """The campaign's calling window, judged in its own zone."""
-    return make_window(campaign.window_ranges, campaign.window_days, campaign.zone)
 
 
 def create_campaign(
@@ -153,14 +132,6 @@ def create_campaign(
     return campaign
 
 
-def retry_delay(campaign: Campaign, outcome: str) -> dt.timedelta | None:
-    """How long to wait after `outcome` before calling again (None: no retry)."""
-    delays = campaign.retry_delays or {}
-    if outcome not in DEFAULT_RETRY_DELAYS:
-        return None
-    return dt.timedelta(seconds=float(delays.get(outcome, DEFAULT_RETRY_DELAYS[outcome])))
-
-
 def get_campaign(*, db_session: Session, campaign_id: int, lock: bool = False) -> Campaign:
     """The campaign, or CampaignError naming the id."""
     query = select(Campaign).where(Campaign.id == campaign_id)
@@ -181,8 +152,6 @@ def start_campaign(
     *, db_session: Session, campaign_id: int, now: dt.datetime | None = None
 ) -> Campaign:
     """Schedule the campaign (it runs from its start time) and build its first round."""
-    from robocall.campaigns.rounds import open_due_round
-
     now = now or utcnow()
     campaign = get_campaign(db_session=db_session, campaign_id=campaign_id, lock=True)
     if campaign.status != CampaignStatus.draft:

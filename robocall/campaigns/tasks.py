@@ -49,7 +49,7 @@ from robocall.campaigns.outcomes import (
     release_slot,
     slot_key,
 )
-from robocall.campaigns.service import window_of
+from robocall.campaigns.timing import window_of
 from robocall.config import get_settings
 from robocall.contacts.service import any_opt_out, opted_out_for_contacts
 from robocall.db import session_scope, utcnow

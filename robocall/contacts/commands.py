@@ -6,26 +6,12 @@ import json
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from robocall.commandline import console, err_console, prepare_database
 from robocall.kit.masking import mask_phone
 
-
-def prepare_database() -> None:
-    """Migrate the embedded database, or stop with the one-line message to run the upgrade."""
-    from robocall.schema import SchemaNotReady, ensure_schema
-
-    try:
-        ensure_schema()
-    except SchemaNotReady as exc:
-        err_console.print(f"[red]error:[/red] {exc}", highlight=False)
-        raise typer.Exit(1) from None
-
-
 app = typer.Typer(help="Contacts: list and look up.", no_args_is_help=True)
-console = Console()
-err_console = Console(stderr=True)
 
 
 @app.command("list")

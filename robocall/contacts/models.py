@@ -11,6 +11,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from robocall.db import Base, utcnow
 
+MONITORING_DAYS = 14  # days a contact is followed after the last exposure
+F0_ISOLATION_DAYS = 7  # days an F0 is followed through home isolation
+
 
 class Classification(enum.StrEnum):
     """Epidemiological classification: F0 is a case, F1 a close contact of F0, and so on."""

@@ -7,11 +7,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
+
+from robocall.commandline import console, err_console
 
 app = typer.Typer(help="Exports for officials (xlsx, or CSV with a BOM).", no_args_is_help=True)
-console = Console()
-err_console = Console(stderr=True)
 
 OutOption = Annotated[Path, typer.Option("--out", help="FILE.xlsx or FILE.csv")]
 UnitOption = Annotated[

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from robocall.db import session_scope, utcnow
 from robocall.exports.models import ExportState, PreparedExport
 from robocall.exports.tasks import FILE_SECONDS, GAVE_UP, MAX_TRIES, enqueue_export
+from robocall.workers.periodic import PeriodicJob
 
 SWEEP_SECONDS = 15.0  # how often the sweeper runs
 LOST_AFTER = dt.timedelta(seconds=30)  # queued and not taken this long: its job was lost
@@ -68,3 +69,13 @@ def sweep_exports(*, db_session: Session, now: dt.datetime) -> list[str]:
         .execution_options(synchronize_session=False)
     )
     return [*revived, *lost]
+
+
+JOBS = (
+    PeriodicJob(
+        "exports_sweeper",
+        SWEEP_SECONDS,
+        exports_sweeper,
+        "queue again prepared exports whose job or worker was lost; forget old ones",
+    ),
+)

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session
 
-from robocall.contacts.models import Classification, Contact
+from robocall.contacts.models import F0_ISOLATION_DAYS, MONITORING_DAYS, Classification, Contact
 from robocall.exports.tables import Table
 from robocall.hotline.models import HotlineReport, ReportKind
 from robocall.hotline.scoping import reports_within, units_of_reports
@@ -25,9 +25,6 @@ from robocall.telephony.models import Call
 from robocall.units.models import Unit, UnitLevel
 from robocall.users.scoping import within
 from robocall.users.service import Scope
-
-MONITORING_DAYS = 14  # days a contact is followed after the exposure
-F0_ISOLATION_DAYS = 7  # days an F0 is followed through home isolation
 
 SITUATION_COLUMNS = [
     Column("Mã đơn vị"),

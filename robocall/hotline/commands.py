@@ -6,24 +6,16 @@ import json
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from robocall.commandline import console, err_console, prepare_database
 from robocall.hotline.models import ReportStatus
 
 reports_app = typer.Typer(help="Hotline and call reports.", no_args_is_help=True)
-console = Console()
-err_console = Console(stderr=True)
 
 
 def _prepare() -> None:
-    from robocall.schema import SchemaNotReady, ensure_schema
-
-    try:
-        ensure_schema()
-    except SchemaNotReady as exc:
-        err_console.print(f"[red]error:[/red] {exc}", highlight=False)
-        raise typer.Exit(1) from None
+    prepare_database()
 
 
 @reports_app.command("list")

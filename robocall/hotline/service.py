@@ -33,6 +33,10 @@ from robocall.workers.queues import enqueue_after_commit
 
 log = logging.getLogger(__name__)
 
+# The jobs that send what this module queues (robocall.hotline.tasks runs them).
+SEND_ALERT_JOB = "robocall.hotline.tasks.send_report_notification"
+SEND_RESIDENT_SMS_JOB = "robocall.hotline.tasks.send_resident_sms"
+
 # Seconds between tries of an alert SMS: quick at first, then every 5 minutes for an hour.
 ALERT_RETRY_INTERVALS = [5, 15, 30, 60, 120] + [300] * 12
 # A queued alert not taken this long after it was due lost its job: queued again.
@@ -280,12 +284,10 @@ def escalate_report(
         db_session.add(notification)
         created.append(notification)
     db_session.flush()
-    from robocall.hotline.tasks import send_report_notification
-
     for notification in created:
         enqueue_after_commit(
             db_session,
-            send_report_notification,
+            SEND_ALERT_JOB,
             notification.id,
             queue="sms",
             rq_options={

@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from robocall.contacts.commands import prepare_database
+from robocall.commandline import prepare_database
 
 console = Console(stderr=True)
 # Warnings listed on the terminal; the rest are in --json and the report workbook.

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from robocall.db import session_scope, utcnow
 from robocall.importers.models import Upload, UploadState
 from robocall.importers.tasks import GAVE_UP, MAX_TRIES, STATUS_SECONDS, enqueue_upload
+from robocall.workers.periodic import PeriodicJob
 
 SWEEP_SECONDS = 15.0  # how often the sweeper runs
 LOST_AFTER = dt.timedelta(seconds=30)  # queued and not taken this long: its job was lost
@@ -69,3 +70,13 @@ def sweep_uploads(*, db_session: Session, now: dt.datetime) -> list[str]:
         .execution_options(synchronize_session=False)
     )
     return [*revived, *lost]
+
+
+JOBS = (
+    PeriodicJob(
+        "uploads_sweeper",
+        SWEEP_SECONDS,
+        uploads_sweeper,
+        "queue again confirmed uploads whose job or worker was lost; delete expired previews",
+    ),
+)

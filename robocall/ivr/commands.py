@@ -6,12 +6,11 @@ import json
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from robocall.commandline import console, err_console
+
 flows_app = typer.Typer(help="IVR flows (ivr_flows/*.yaml): list, read, try the FAQ.")
-console = Console()
-err_console = Console(stderr=True)
 
 
 @flows_app.callback(invoke_without_command=True)

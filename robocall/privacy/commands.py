@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
+
+from robocall.commandline import console, err_console, fail, prepare_database
 
 privacy_app = typer.Typer(
     help=(
@@ -17,8 +18,6 @@ privacy_app = typer.Typer(
     ),
     no_args_is_help=True,
 )
-console = Console()
-err_console = Console(stderr=True)
 
 PhoneOption = Annotated[
     str, typer.Option("--phone", help="The person's number, in any usual form (0912…, +84…).")
@@ -32,8 +31,7 @@ RequestedByOption = Annotated[
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
-    err_console.print(f"[red]error:[/red] {message}", highlight=False)
-    return typer.Exit(code)
+    return fail(message, code)
 
 
 def _e164(phone: str) -> str:
@@ -46,9 +44,7 @@ def _e164(phone: str) -> str:
 
 
 def _prepare() -> None:
-    from robocall.cli import _prepare_database
-
-    _prepare_database()
+    prepare_database()
 
 
 def _counts_line(counts: dict[str, int]) -> str:

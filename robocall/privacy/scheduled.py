@@ -9,6 +9,7 @@ import redis
 from robocall.config import get_settings
 from robocall.db import session_scope, utcnow
 from robocall.privacy.service import DEFAULT_RETENTION_DAYS, anonymise_expired
+from robocall.workers.periodic import PeriodicJob
 
 log = logging.getLogger(__name__)
 
@@ -46,3 +47,13 @@ def anonymise_expired_job(client: redis.Redis, identity: str) -> None:
     finally:
         if client.get(_LOCK_KEY) == identity.encode():
             client.delete(_LOCK_KEY)
+
+
+JOBS = (
+    PeriodicJob(
+        JOB_NAME,
+        CHECK_EVERY,
+        anonymise_expired_job,
+        "anonymise personal data past the retention period (once a local day)",
+    ),
+)

@@ -26,9 +26,8 @@ from sqlalchemy.orm import Session, undefer
 from sqlalchemy.sql.elements import ColumnElement
 
 from robocall.campaigns.models import Target
-from robocall.campaigns.wiring import MONITORING_DAYS
 from robocall.config import get_settings
-from robocall.contacts.models import Contact
+from robocall.contacts.models import MONITORING_DAYS, Contact
 from robocall.hotline.models import HotlineReport, ReportNotification
 from robocall.importers.models import ImportBatch
 from robocall.ivr.models import CallAnswer, CallSession

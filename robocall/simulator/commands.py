@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
+from robocall.commandline import console, fail
 from robocall.config import get_settings
 
 app = typer.Typer(
@@ -18,8 +18,6 @@ app = typer.Typer(
     invoke_without_command=True,
     no_args_is_help=False,
 )
-console = Console()
-err_console = Console(stderr=True)
 
 PersonasOption = Annotated[
     Path | None, typer.Option("--personas", help="Residents' behaviours (YAML).")
@@ -38,8 +36,7 @@ TimeFactorOption = Annotated[
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
-    err_console.print(f"[red]error:[/red] {message}", highlight=False)
-    return typer.Exit(code)
+    return fail(message, code)
 
 
 def _in_process_app(app_url: str | None) -> object | None:

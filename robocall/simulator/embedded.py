@@ -133,27 +133,3 @@ def start_simulator(network: Network, *, host: str = "127.0.0.1", port: int = 0)
     return SimulatorServer(
         url=f"http://{host}:{bound_port}", network=network, loop=loop, server=server, thread=thread
     )
-
-
-_lock = threading.Lock()
-_embedded: SimulatorServer | None = None
-
-
-def embedded_simulator() -> SimulatorServer:
-    """This process's simulator, started on first use, reaching the app in-process."""
-    global _embedded
-    with _lock:
-        if _embedded is None or not _embedded.thread.is_alive():
-            from robocall.web.app import create_app
-
-            _embedded = start_simulator(build_network(app=create_app()))
-        return _embedded
-
-
-def stop_embedded_simulator() -> None:
-    """Stop this process's simulator, if one was started (tests, shutdown)."""
-    global _embedded
-    with _lock:
-        if _embedded is not None:
-            _embedded.stop()
-        _embedded = None

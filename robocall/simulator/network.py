@@ -36,6 +36,7 @@ from robocall.simulator.resources import (
     required_text,
     rfc2822,
 )
+from robocall.simulator.twiml import CallEnded, Redirected, TwimlRunner
 
 log = logging.getLogger(__name__)
 
@@ -291,8 +292,6 @@ class Network(Messaging):
             self.spawn(self._run_outbound(call))
 
     async def _run_outbound(self, call: SimCall) -> None:
-        from robocall.simulator.twiml import CallEnded, TwimlRunner
-
         behaviour = call.behaviour
         try:
             if call.is_final:
@@ -330,8 +329,6 @@ class Network(Messaging):
                 self._slots.release()
 
     async def _run_inbound(self, call: SimCall) -> None:
-        from robocall.simulator.twiml import CallEnded, TwimlRunner
-
         try:
             call.status = "ringing"
             await self.status_event(call, "ringing")
@@ -376,8 +373,6 @@ class Network(Messaging):
 
     async def pause(self, call: SimCall, simulated_seconds: float) -> None:
         """Let time pass on a call; stop early if it is hung up or redirected."""
-        from robocall.simulator.twiml import CallEnded, Redirected
-
         if call.interrupt.is_set() or simulated_seconds <= 0:
             pass
         else:
@@ -529,7 +524,7 @@ class Network(Messaging):
         label = f"{kind} {detail}" if detail and kind != "sms" else kind
         try:
             answer = await self.delivery.send(
-                method, url, params, force_timeout=self._take_timeout_fault(url)
+                method, url, params, force_timeout=self.take_timeout_fault(url)
             )
         except WebhookTimeout as exc:
             self.transcripts.add(sid, "callback", label, url=url, answer=f"timeout ({exc})")
@@ -540,7 +535,7 @@ class Network(Messaging):
         self.transcripts.add(sid, "callback", label, url=url, answer=str(answer.status_code))
         return str(answer.status_code)
 
-    def _take_timeout_fault(self, url: str) -> bool:
+    def take_timeout_fault(self, url: str) -> bool:
         for index, path in enumerate(self.faults.webhook_timeouts):
             if path in url:
                 del self.faults.webhook_timeouts[index]

@@ -7,15 +7,19 @@ or a bad attribute) ends the call with Twilio's "application error" message, as 
 
 from __future__ import annotations
 
+import asyncio
 import xml.etree.ElementTree as ET
-from typing import TYPE_CHECKING
+from collections.abc import Coroutine, Mapping
+from typing import Any, Protocol
 
-from robocall.simulator.delivery import WebhookTimeout, absolute_url
+from robocall.simulator.delivery import (
+    Transcripts,
+    WebhookDelivery,
+    WebhookTimeout,
+    absolute_url,
+)
 from robocall.simulator.personas import Outcome
 from robocall.simulator.resources import SimCall, new_sid
-
-if TYPE_CHECKING:
-    from robocall.simulator.network import Network
 
 APPLICATION_ERROR = "We are sorry, an application error has occurred. Goodbye."
 SECONDS_PER_WORD = 0.4  # speaking pace of text-to-speech
@@ -46,10 +50,33 @@ class TwimlError(Exception):
     """TwiML Twilio would refuse."""
 
 
+class CallNetwork(Protocol):
+    """What a call following TwiML needs of the network it is on."""
+
+    delivery: WebhookDelivery
+    transcripts: Transcripts
+
+    def spawn(self, coroutine: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]: ...
+
+    async def answer(self, call: SimCall) -> None: ...
+
+    async def pause(self, call: SimCall, simulated_seconds: float) -> None: ...
+
+    def call_params(self, call: SimCall) -> dict[str, str]: ...
+
+    async def post_callback(
+        self, sid: str, kind: str, url: str, method: str, params: Mapping[str, str]
+    ) -> str: ...
+
+    def take_timeout_fault(self, url: str) -> bool:
+        """Whether a timeout fault is set for this URL (it is used up)."""
+        ...
+
+
 class TwimlRunner:
     """Fetches and follows the TwiML of one call."""
 
-    def __init__(self, network: Network, call: SimCall) -> None:
+    def __init__(self, network: CallNetwork, call: SimCall) -> None:
         self.network = network
         self.call = call
         self.behaviour = call.behaviour
@@ -95,7 +122,7 @@ class TwimlRunner:
         fields = {**self.network.call_params(self.call), **params}
         try:
             answer = await self.network.delivery.send(
-                method, url, fields, force_timeout=self.network._take_timeout_fault(url)
+                method, url, fields, force_timeout=self.network.take_timeout_fault(url)
             )
         except WebhookTimeout as exc:
             self.note("fetch", url, answer=f"timeout ({exc})")

@@ -20,7 +20,7 @@ from robocall.contacts.service import (
 )
 from robocall.hotline.answers import answer_question
 from robocall.hotline.models import ReportChannel
-from robocall.hotline.service import ReportSource, record_report
+from robocall.hotline.service import SEND_RESIDENT_SMS_JOB, ReportSource, record_report
 from robocall.ivr.library import get_library
 from robocall.kit.masking import mask_phone
 from robocall.kit.text import strip_diacritics
@@ -70,9 +70,7 @@ def load_keywords() -> Keywords:
 
 def reply_later(db_session: Session, to: str, body: str) -> None:
     """Send a reply after the webhook commits (through the hotline's SMS sender)."""
-    from robocall.hotline.tasks import send_resident_sms
-
-    enqueue_after_commit(db_session, send_resident_sms, to, body, queue="sms")
+    enqueue_after_commit(db_session, SEND_RESIDENT_SMS_JOB, to, body, queue="sms")
 
 
 def _last_question(db_session: Session, phone: str, now: dt.datetime) -> Message | None:

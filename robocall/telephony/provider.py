@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 from robocall.config import get_settings
 from robocall.telephony.base import TelephonyProvider
 
 _lock = threading.Lock()
 _provider: TelephonyProvider | None = None
+# Where the simulator answers when ROBOCALL_SIMULATOR_URL is not set: the composition root
+# (`robocall.runtime`) hands in one that starts the in-process simulator on first use.
+_simulator_url: Callable[[], str] | None = None
+
+
+def set_simulator_url(source: Callable[[], str] | None) -> None:
+    """Use `source()` as the simulator's URL when the settings give none."""
+    global _simulator_url
+    _simulator_url = source
 
 
 def get_provider() -> TelephonyProvider:
@@ -42,9 +52,12 @@ def _make_provider() -> TelephonyProvider:
     if settings.telephony == "simulator":
         base_url = settings.simulator_url
         if not base_url:
-            from robocall.simulator.embedded import embedded_simulator
-
-            base_url = embedded_simulator().url
+            if _simulator_url is None:
+                raise RuntimeError(
+                    "ROBOCALL_TELEPHONY=simulator needs ROBOCALL_SIMULATOR_URL, or a process "
+                    "wired by robocall.runtime (which starts one in-process)"
+                )
+            base_url = _simulator_url()
     return TwilioProvider(
         account_sid=settings.twilio_account_sid,
         auth_token=settings.twilio_auth_token.get_secret_value(),

@@ -6,10 +6,10 @@ import sys
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 from sqlalchemy import select
 
+from robocall.commandline import console, fail, prepare_database
 from robocall.db import session_scope, utcnow
 from robocall.users.models import Role, User
 from robocall.users.service import (
@@ -25,8 +25,6 @@ from robocall.users.service import (
 )
 
 app = typer.Typer(help="Users, roles and units.", no_args_is_help=True)
-console = Console()
-err_console = Console(stderr=True)
 
 
 def _ask_password() -> tuple[str, bool]:
@@ -38,8 +36,7 @@ def _ask_password() -> tuple[str, bool]:
 
 
 def _fail(message: str) -> typer.Exit:
-    err_console.print(f"[red]error:[/red] {message}", highlight=False)
-    return typer.Exit(2)
+    return fail(message, 2)
 
 
 @app.command("add")
@@ -55,9 +52,7 @@ def add(
     ] = False,
 ) -> None:
     """Add a user; the password is asked, or generated and printed once."""
-    from robocall.cli import _prepare_database
-
-    _prepare_database()
+    prepare_database()
     password, generated = (generate_password(), True) if generate else _ask_password()
     try:
         with session_scope() as session:
@@ -90,9 +85,7 @@ def add(
 @app.command("list")
 def list_users() -> None:
     """List the users."""
-    from robocall.cli import _prepare_database
-
-    _prepare_database()
+    prepare_database()
     table = Table("username", "role", "unit", "active")
     with session_scope() as session:
         for user in session.scalars(select(User).order_by(User.username)):
@@ -109,9 +102,7 @@ def list_users() -> None:
 def password(username: Annotated[str, typer.Argument()]) -> None:
     """Set a new password (asked, or generated and printed once); signs the user out
     everywhere and revokes their API tokens."""
-    from robocall.cli import _prepare_database
-
-    _prepare_database()
+    prepare_database()
     new_password, generated = _ask_password()
     try:
         with session_scope() as session:
@@ -151,9 +142,7 @@ def token(
 ) -> None:
     """Create an API token (Authorization: Bearer) for a user, printed once; or list a user's
     tokens (--list USERNAME), or revoke one (--revoke ID)."""
-    from robocall.cli import _prepare_database
-
-    _prepare_database()
+    prepare_database()
     if revoke is not None:
         _revoke_token(revoke)
         return

@@ -13,16 +13,13 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from robocall.campaigns.routes import router as campaigns_router
-from robocall.campaigns.wiring import wire_once
 from robocall.config import get_settings, require_secrets
 from robocall.contacts.routes import router as contacts_router
 from robocall.hotline.routes import router as reports_router
 from robocall.importers.routes import router as imports_router
 from robocall.ivr import routes as ivr_routes
-from robocall.ivr import wiring as ivr_wiring
 from robocall.ivr.library import get_library
 from robocall.kit.heap import settle_heap
-from robocall.kit.masking import configure_logging
 from robocall.telephony import routes as telephony_routes
 from robocall.users.service import dummy_password_hash
 from robocall.web import auth_routes
@@ -66,7 +63,6 @@ def create_app() -> FastAPI:
     # Here too, not only in `robocall serve`: a uvicorn started on this factory directly must
     # not sign cookies or check webhooks with a public default either.
     require_secrets(settings)
-    ivr_wiring.install()
     # The API's docs are served by `docs_router`, to signed-in users only.
     app = RobocallApp(
         title="robocall", version="0.1.0", docs_url=None, redoc_url=None, openapi_url=None
@@ -122,17 +118,6 @@ def create_app() -> FastAPI:
         app.include_router(page.router)
     app.include_router(exports.api_router)
     app.include_router(campaigns_router)
-    wire_once()
-    return app
-
-
-def served_app() -> FastAPI:
-    """The application as `robocall serve` runs it (uvicorn's factory in each worker)."""
-    # uvicorn's worker processes start afresh (spawned), after uvicorn set up its own logging:
-    # mask personal data in their logs as `robocall serve` does in its own.
-    configure_logging(get_settings().log_level)
-    app = create_app()
-    ready_to_serve()
     return app
 
 

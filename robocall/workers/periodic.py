@@ -1,4 +1,5 @@
-"""Periodic jobs the scheduler runs. Domains register theirs here."""
+"""Periodic jobs the scheduler runs. Each domain lists its own in its `scheduled.py`; the
+composition root (`robocall.runtime`) registers them, with the heartbeat."""
 
 from __future__ import annotations
 
@@ -39,4 +40,4 @@ def registered() -> dict[str, PeriodicJob]:
     return dict(_REGISTRY)
 
 
-register(PeriodicJob("heartbeat", 1.0, heartbeat, "record that the scheduler is alive"))
+HEARTBEAT = PeriodicJob("heartbeat", 1.0, heartbeat, "record that the scheduler is alive")

@@ -18,6 +18,7 @@ from rq.timeouts import TimerDeathPenalty
 from robocall.config import InsecureSettings, get_settings, require_secrets
 from robocall.kit.heap import settle_heap
 from robocall.kit.masking import configure_logging
+from robocall.kit.stopping import stop_signal_received
 from robocall.schema import ensure_schema
 from robocall.workers.connection import REDIS_DOWN, get_redis
 from robocall.workers.health import start_health_server
@@ -39,7 +40,7 @@ def bootstrap() -> None:
     configure_logging(get_settings().log_level)
     ensure_schema()
     get_redis().ping()
-    from robocall.campaigns.wiring import wire
+    from robocall.runtime import wire
 
     wire()
 
@@ -55,6 +56,9 @@ def stop_on_signals(stop: threading.Event) -> Iterator[None]:
         stop.set()
 
     previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    early = stop_signal_received()
+    if early is not None:  # it came before this handler, and its exception may have been lost
+        handler(early, None)
     try:
         yield
     finally:
@@ -158,7 +162,7 @@ def run_serve(host: str, port: int, workers: int, reload: bool = False) -> None:
     if workers > 1:
         options["workers"] = workers
     uvicorn.run(
-        "robocall.web.app:served_app",
+        "robocall.runtime:served_app",
         factory=True,
         log_level=get_settings().log_level.lower(),
         reload=reload,

@@ -25,10 +25,19 @@ def get_queue(name: str = "default") -> Queue:
     return Queue(name, connection=get_redis())
 
 
+# A job is its function, or the function's dotted path ("robocall.hotline.tasks.send_…"):
+# a service names the job its own tasks module runs, without importing that module back.
+Job = Callable[..., Any] | str
+
+
+def job_name(func: Job) -> str:
+    return func if isinstance(func, str) else func.__name__
+
+
 @dataclass
 class PendingJob:
     queue: str
-    func: Callable[..., Any]
+    func: Job
     args: tuple[Any, ...] = ()
     kwargs: dict[str, Any] = field(default_factory=dict)
     options: dict[str, Any] = field(default_factory=dict)
@@ -39,7 +48,7 @@ _PENDING = "robocall_pending_jobs"
 
 def enqueue_after_commit(
     db_session: Session,
-    func: Callable[..., Any],
+    func: Job,
     *args: Any,
     queue: str = "default",
     rq_options: dict[str, Any] | None = None,
@@ -61,9 +70,10 @@ def _send_pending(db_session: Session) -> None:
     pending: list[PendingJob] = db_session.info.pop(_PENDING, [])
     for sent, job in enumerate(pending):
         try:
-            get_queue(job.queue).enqueue(job.func, *job.args, **job.kwargs, **job.options)
+            func: Any = job.func  # rq takes a function or its dotted path alike
+            get_queue(job.queue).enqueue(func, *job.args, **job.kwargs, **job.options)
         except REDIS_DOWN as exc:
-            unsent = sorted({f"{j.queue}:{j.func.__name__}" for j in pending[sent:]})
+            unsent = sorted({f"{j.queue}:{job_name(j.func)}" for j in pending[sent:]})
             log.warning(
                 "Redis unreachable: %d job(s) not queued (%s): %s",
                 len(pending) - sent,

@@ -11,7 +11,7 @@ from robocall.config import reset_settings_cache
 from robocall.contacts.models import Classification, Contact
 from robocall.hotline import notify
 from robocall.ivr import service as ivr
-from robocall.simulator.embedded import stop_embedded_simulator
+from robocall.runtime import stop_embedded_simulator
 from robocall.telephony.provider import reset_provider
 from robocall.units.models import Unit
 from robocall.units.service import ensure_sample_units
@@ -27,7 +27,7 @@ SIMULATOR_ENV = (
 @pytest.fixture(autouse=True)
 def campaign_process(redis_url: str) -> Iterator[None]:
     """Each test wires campaigns in, and leaves the process as other domains expect it."""
-    from robocall.campaigns.wiring import wire
+    from robocall.runtime import wire
 
     wire()
     yield

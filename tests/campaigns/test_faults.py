@@ -6,7 +6,7 @@ import threading
 
 from robocall.campaigns import dispatch, runner, tasks
 from robocall.campaigns.runner import run_until_done, use_simulator
-from robocall.simulator.embedded import embedded_simulator
+from robocall.runtime import embedded_simulator
 from tests.campaigns.helpers import PERSONAS, assert_exactly_as_intended, make_campaign
 
 

@@ -14,7 +14,7 @@ from robocall.hotline import notify
 from robocall.hotline.models import HotlineReport
 from robocall.ivr import service as ivr
 from robocall.ivr.tryout import try_flow
-from robocall.simulator.embedded import stop_embedded_simulator
+from robocall.runtime import stop_embedded_simulator
 from robocall.sms.models import Message
 from robocall.telephony.provider import reset_provider
 from robocall.units.service import ensure_sample_units, get_by_code
@@ -27,7 +27,7 @@ DISTRICT_DUTY = {"+84912000769", "+84987000769"}  # ivr_flows/duty.yaml, unit 76
 
 @pytest.fixture
 def wired() -> Iterator[None]:
-    from robocall.campaigns.wiring import wire
+    from robocall.runtime import wire
 
     wire()  # real contact lookups and the provider as the SMS sender, as in `robocall worker`
     yield

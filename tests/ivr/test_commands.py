@@ -88,7 +88,7 @@ def test_flows_try_urgent_hotline_report_writes_nothing_and_prints_the_alert(ses
 
 
 def test_flows_try_speaks_to_a_known_caller_and_names_their_districts_duty_numbers(session):
-    from robocall.campaigns.wiring import wire
+    from robocall.runtime import wire
 
     wire(sms_sender=False)  # the hotline recognises callers by number, as in `robocall serve`
     ensure_sample_units(db_session=session)

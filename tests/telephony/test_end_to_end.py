@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from robocall.config import reset_settings_cache
-from robocall.simulator.embedded import embedded_simulator, stop_embedded_simulator
+from robocall.runtime import embedded_simulator, stop_embedded_simulator
 from robocall.sms.models import Message, MessageDirection, SmsEncoding
 from robocall.telephony import service
 from robocall.telephony.base import AnsweredBy, CallEventKind, CallStatus, MessageStatus

@@ -13,7 +13,6 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from robocall.campaigns.wiring import contact_by_phone
 from robocall.contacts.models import Classification, Contact, OptOut
 from robocall.contacts.service import (
     RESIDENT_DURING_CALL,
@@ -25,6 +24,7 @@ from robocall.hotline.duty import DutyEntry, DutyRoster
 from robocall.hotline.models import HotlineReport, ReportChannel, ReportNotification
 from robocall.hotline.service import ReportSource, file_report
 from robocall.ivr import service as ivr
+from robocall.ivr.contacts import contact_by_phone
 from robocall.ivr.models import CallAnswer, CallSession
 from robocall.sms.inbound import handle_inbound_sms
 from robocall.telephony import service as telephony
