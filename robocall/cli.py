@@ -263,8 +263,16 @@ def _exit_on_sigterm(signum: int, _frame: FrameType | None) -> None:
     raise SystemExit(128 + signum)
 
 
+def _interrupt(signum: int, _frame: FrameType | None) -> None:
+    # Python's own Ctrl-C, noted as well: a KeyboardInterrupt that lands in a garbage-collector
+    # callback is printed and dropped, and a long-running command must still stop.
+    note_stop_signal(signum)
+    raise KeyboardInterrupt
+
+
 def main() -> None:
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    signal.signal(signal.SIGINT, _interrupt)
     try:
         app()
     except KeyboardInterrupt:

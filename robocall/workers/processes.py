@@ -112,6 +112,8 @@ def run_worker(queues: list[str] | None, health_port: int | None, burst: bool = 
         while True:
             worker: SimpleWorker | None = None
             started = time.monotonic()
+            if stop_signal_received() is not None:  # asked before rq's own handlers were set
+                raise StopRequested()
             try:
                 worker = make_worker(queues)
                 worker.work(burst=burst, logging_level=get_settings().log_level)
