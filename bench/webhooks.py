@@ -16,10 +16,9 @@ measures, for each endpoint:
 - paced: `--rate` requests/s for a few seconds: p50, p99 (the goal is p99 < 50 ms).
 The bare endpoint is `POST /bench/bare`, an `async def` FastAPI route returning a constant
 TwiML string without signature check or database, served by the same process and tried
-before any other route (the baseline of the goal). For reference, the same constant is
-also answered the way webhooks are, before the app's middleware and routing
-(`/webhooks/twilio/bench-bare`). Every step and status request is for a different call,
-prepared beforehand (answered and waiting at its first question).
+before any other route (the baseline of the goal). The webhooks are the app's own (the
+mounted sub-application of `robocall.web.webhooks`). Every step and status request is for a
+different call, prepared beforehand (answered and waiting at its first question).
 """
 
 from __future__ import annotations
@@ -62,16 +61,8 @@ def bench_app() -> Any:
     """
     from fastapi import FastAPI, Response
 
-    from robocall.ivr import routes as ivr_routes
     from robocall.web.app import create_app
 
-    async def bare_webhook(scope: Any, receive: Any, send: Any) -> None:
-        response = Response(content=BARE_TWIML, media_type="application/xml")
-        await response(scope, receive, send)
-
-    # For reference: the same constant answered the way webhooks are (before the app's
-    # middleware and routing), without signature check or database.
-    ivr_routes.routes["/bench-bare"] = bare_webhook
     app: FastAPI = create_app()
 
     @app.post("/bench/bare")
@@ -275,16 +266,12 @@ def main() -> None:
 
     def statuses(call_sids: list[str]) -> list[Any]:
         return [
-            signed("/webhooks/twilio/hotline/status", {"CallSid": sid, "CallStatus": "completed"})
+            signed("/webhooks/twilio/status", {"CallSid": sid, "CallStatus": "completed"})
             for sid in call_sids
         ]
 
-    def bare_webhooks(call_sids: list[str]) -> list[Any]:
-        return [("/webhooks/twilio/bench-bare", {"CallSid": "x"}, {})] * len(call_sids)
-
     kinds = {"bare TwiML endpoint": bare, "IVR step (/gather)": steps}
-    kinds["call status (/hotline/status)"] = statuses  # the calls of the round's steps
-    kinds["for reference: bare, on the webhook path"] = bare_webhooks
+    kinds["call status (/status)"] = statuses  # the calls of the round's steps
     rounds: list[dict[str, dict[str, float]]] = []
     paced_figures: dict[str, dict[str, float]] = {}
     try:

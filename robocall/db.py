@@ -7,17 +7,14 @@ Application code never commits: a request dependency, a job wrapper or a CLI com
 from __future__ import annotations
 
 import datetime as dt
-import sqlite3
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, text
+from sqlalchemy import Connection, DateTime, Engine, MetaData, create_engine, event, text
 from sqlalchemy.engine import Dialect
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -70,162 +67,53 @@ _engine: Engine | None = None
 _sessionmaker: sessionmaker[Session] | None = None
 
 
+# How long a transaction waits for another's write lock before it fails (seconds). Several
+# processes (web, worker, scheduler) and threads share the SQLite file: they wait, not fail.
+WRITE_LOCK_TIMEOUT = 30.0
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # SQLAlchemy, not pysqlite, begins transactions (`_begin_immediate`).
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    # Several processes (web, worker, scheduler) share the file: wait for locks, do not fail.
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={int(WRITE_LOCK_TIMEOUT * 1000)}")
     cursor.close()
 
 
-# How long a transaction waits for another process's write lock before it fails, and how
-# often it looks (seconds). SQLite's own busy handler sleeps in growing steps up to 100 ms:
-# with several processes writing short transactions (webhooks, scheduler, workers), those
-# sleeps, not the work, would set the pace.
-WRITE_LOCK_TIMEOUT = 30.0
-WRITE_LOCK_POLL = (0.0002, 0.002)  # first and longest pause between tries
-
-
-class WriterBusy(Exception):
-    """Another writer holds SQLite's write lock and this transaction chose not to wait."""
-
-
-# Set while a transaction must take the write lock at once or not at all (`without_waiting`).
-_never_wait: ContextVar[bool] = ContextVar("robocall_never_wait", default=False)
-
-
-@contextmanager
-def without_waiting() -> Iterator[None]:
-    """SQLite transactions begun in this block raise WriterBusy instead of waiting their turn.
-
-    For code that must not block where it runs (an event loop): it tries, and if another
-    writer is busy it hands its work to a thread that may wait.
-    """
-    token = _never_wait.set(True)
-    try:
-        yield
-    finally:
-        _never_wait.reset(token)
-
-
-class WriterGate:
-    """One write transaction at a time per process on SQLite, waited for without polling.
-
-    SQLite lets one connection write at a time; a writer that finds the lock taken can only
-    try again (take_sqlite_write_lock). With many threads in one process (a worker dialling
-    several calls at once, the webhooks), that polling costs more CPU than the work. So the
-    threads of a process queue here first, asleep, and only the one at the front polls
-    SQLite, against the other processes. Held from BEGIN to COMMIT or ROLLBACK.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._holder: int | None = None  # id() of the DB-API connection in a transaction
-
-    @staticmethod
-    def _key(dbapi_connection: Any) -> int:
-        # The dialect is handed the pool's proxy of the connection, the begin event the
-        # driver's connection itself: both name the same one.
-        return id(getattr(dbapi_connection, "driver_connection", dbapi_connection))
-
-    def enter(self, dbapi_connection: Any, deadline: float) -> None:
-        if self._holder == self._key(dbapi_connection):
-            return
-        if _never_wait.get():
-            if not self._lock.acquire(blocking=False):
-                raise WriterBusy("another thread of this process is writing")
-        elif not self._lock.acquire(timeout=max(deadline - time.monotonic(), 0)):
-            raise OperationalError(
-                "BEGIN IMMEDIATE", None, sqlite3.OperationalError("database is locked")
-            )
-        self._holder = self._key(dbapi_connection)
-
-    def leave(self, dbapi_connection: Any) -> None:
-        if self._holder == self._key(dbapi_connection):
-            self._holder = None
-            self._lock.release()
-
-
-def take_sqlite_write_lock(dbapi_connection: Any, gate: WriterGate | None = None) -> None:
-    """BEGIN IMMEDIATE, trying again every millisecond or so while another writer holds it.
-
-    With a `gate`, first wait (asleep) for this process's other threads to finish theirs.
-    Inside `without_waiting()`, one try only: WriterBusy if the lock is taken.
-    """
-    never_wait = _never_wait.get()
-    deadline = time.monotonic() + (0.0 if never_wait else WRITE_LOCK_TIMEOUT)
-    if gate is not None:
-        gate.enter(dbapi_connection, deadline)
-    dbapi_connection.execute("PRAGMA busy_timeout=0")
-    try:
-        pause = WRITE_LOCK_POLL[0]
-        while True:
-            try:
-                dbapi_connection.execute("BEGIN IMMEDIATE")
-                return
-            except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) or time.monotonic() > deadline:
-                    if gate is not None:
-                        gate.leave(dbapi_connection)
-                    if never_wait and "locked" in str(exc):
-                        raise WriterBusy("another writer holds the database") from exc
-                    raise OperationalError("BEGIN IMMEDIATE", None, exc) from exc
-            time.sleep(pause)
-            pause = min(pause * 2, WRITE_LOCK_POLL[1])
-    finally:
-        # Other statements (and readers outside a transaction) keep the patient handler.
-        dbapi_connection.execute(f"PRAGMA busy_timeout={int(WRITE_LOCK_TIMEOUT * 1000)}")
-
-
-def _leave_gate_after(dialect: Dialect, name: str, gate: WriterGate) -> None:
-    """Wrap the dialect's do_commit / do_rollback / do_close to open the gate after them."""
-    done = getattr(dialect, name)
-
-    def then_leave(dbapi_connection: Any, *args: Any, **kwargs: Any) -> None:
-        try:
-            done(dbapi_connection, *args, **kwargs)
-        finally:
-            gate.leave(dbapi_connection)
-
-    setattr(dialect, name, then_leave)
+def _begin_immediate(connection: Connection) -> None:
+    # Every transaction takes SQLite's write lock when it begins, so concurrent writers wait
+    # for each other (busy timeout) instead of failing when a reader upgrades to a writer.
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_engine(url: str) -> Engine:
-    """Create an engine with the settings robocall needs for that database."""
+    """Create an engine with the settings robocall needs for that database.
+
+    SQLite, the embedded default, is set up as SQLAlchemy's pysqlite documentation shows
+    ("Serializable isolation / Savepoints / Transactional DDL"): WAL, a busy timeout, and
+    BEGIN IMMEDIATE for each transaction. PostgreSQL needs nothing special.
+    """
     if url.startswith("sqlite"):
         path = url.split(":///", 1)[-1]
         if path and path != ":memory:":
-            from pathlib import Path
-
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         # No pre-ping: a local file does not drop connections, and the ping would cost a
         # statement on every checkout.
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": WRITE_LOCK_TIMEOUT}
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
-
-        # pysqlite's own transaction handling defers BEGIN; take the write lock when a
-        # transaction starts so that concurrent writers queue instead of failing on upgrade.
-        @event.listens_for(engine, "connect")
-        def _no_pysqlite_begin(dbapi_connection: Any, _record: Any) -> None:
-            dbapi_connection.isolation_level = None
-
-        gate = WriterGate()
-        for name in ("do_commit", "do_rollback", "do_close"):
-            _leave_gate_after(engine.dialect, name, gate)
-
-        @event.listens_for(engine, "begin")
-        def _begin_immediate(connection: Any) -> None:
-            take_sqlite_write_lock(connection.connection.driver_connection, gate)
-
+        event.listen(engine, "begin", _begin_immediate)
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
 
 def get_engine() -> Engine:
     global _engine, _sessionmaker
-    engine = _engine  # every webhook asks: no lock once it exists
+    engine = _engine  # every request asks: no lock once it exists
     if engine is not None:
         return engine
     with _lock:
@@ -264,88 +152,6 @@ def session_scope() -> Iterator[Session]:
         raise
     finally:
         session.close()
-
-
-class DriverStatement:
-    """A statement of a hot path, run on the database driver's own cursor in the session's
-    transaction.
-
-    SQLAlchemy compiles it once per dialect: the SQL text, the order of its parameters and
-    the conversions of its column types (JSON, enums, UTC times). Running it then costs the
-    driver's call and those conversions, not the engine's machinery around each execution,
-    which is most of the time of a short statement (a webhook runs three for every key a
-    caller presses). The ORM does not see these writes: objects it already holds for the
-    same rows must be loaded again (`populate_existing`) before they are used.
-    """
-
-    def __init__(self, statement: Any) -> None:
-        self.statement = statement
-        self._by_dialect: dict[str, _CompiledStatement] = {}
-
-    def rows(self, session: Session, parameters: dict[str, Any]) -> list[tuple[Any, ...]]:
-        """The rows a SELECT finds, each value converted as the ORM would."""
-        compiled, cursor = self._prepare(session)
-        cursor.execute(compiled.sql, compiled.parameters(parameters))
-        rows = cursor.fetchall()
-        convert = compiled.results
-        if not compiled.converts_results:
-            return [tuple(row) for row in rows]
-        return [
-            tuple(value if f is None else f(value) for f, value in zip(convert, row, strict=True))
-            for row in rows
-        ]
-
-    def run(self, session: Session, parameters: dict[str, Any] | list[dict[str, Any]]) -> int:
-        """Execute with one set of parameters or many; the number of rows it changed."""
-        compiled, cursor = self._prepare(session)
-        if isinstance(parameters, list):
-            cursor.executemany(compiled.sql, [compiled.parameters(p) for p in parameters])
-        else:
-            cursor.execute(compiled.sql, compiled.parameters(parameters))
-        return int(cursor.rowcount)
-
-    def _prepare(self, session: Session) -> tuple[_CompiledStatement, Any]:
-        session.flush()  # what the ORM holds back must be written before the driver reads
-        connection = session.connection()
-        dialect = connection.dialect
-        compiled = self._by_dialect.get(dialect.name)
-        if compiled is None:
-            compiled = self._by_dialect[dialect.name] = _CompiledStatement(self.statement, dialect)
-        return compiled, connection.connection.cursor()
-
-
-class _CompiledStatement:
-    def __init__(self, statement: Any, dialect: Dialect) -> None:
-        compiled = statement.compile(dialect=dialect)
-        self.sql: str = compiled.string
-        self.order: list[str] | None = (
-            list(compiled.positiontup or []) if compiled.positional else None
-        )
-        processors = (
-            (name, bind.type.dialect_impl(dialect).bind_processor(dialect))
-            for name, bind in compiled.binds.items()
-        )
-        self.binds = [(name, f) for name, f in processors if f is not None]
-        self.processors = dict(self.binds)
-        selected = getattr(statement, "selected_columns", None)
-        self.results = [
-            column.type.dialect_impl(dialect).result_processor(dialect, None)
-            for column in (selected if selected is not None and statement.is_select else [])
-        ]
-        self.converts_results = any(self.results)
-
-    def parameters(self, values: dict[str, Any]) -> Any:
-        if self.order is None:
-            converted = dict(values)
-            for name, f in self.binds:
-                if name in converted:
-                    converted[name] = f(converted[name])
-            return converted
-        processors = self.processors
-        return tuple(
-            values[name] if (f := processors.get(name)) is None else f(values[name])
-            for name in self.order
-        )
 
 
 def ping() -> None:

@@ -5,15 +5,15 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 from jinja2.sandbox import SandboxedEnvironment
 from rq import Retry
-from sqlalchemy import Table, Text, bindparam, func, insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from robocall.contacts.models import Contact
-from robocall.db import DriverStatement, utcnow
+from robocall.db import utcnow
 from robocall.hotline.duty import DutyEntry, DutyRoster
 from robocall.hotline.models import (
     HotlineReport,
@@ -67,46 +67,6 @@ class ReportSource:
     name: str | None = None  # the contact's name, for the duty alert
 
 
-# A call's report is filed on every hang-up that leaves answers (a status webhook), so it is
-# written with statements run on the driver's cursor; the ORM object is loaded only to
-# escalate (rare) or for callers that want it.
-_REPORTS = cast(Table, HotlineReport.__table__)
-_REPORT_OF_CALL = DriverStatement(
-    select(_REPORTS.c.id)
-    .where(_REPORTS.c.call_session_id == bindparam("call_session_id"))
-    .with_for_update()
-)
-_ANSWER_COLUMNS = ("symptoms", "temperature", "spo2", "answers", "recording_urls", "complete")
-_NEW_REPORT = DriverStatement(
-    _REPORTS.insert()
-    .values(
-        {
-            name: bindparam(name)
-            for name in (
-                *_ANSWER_COLUMNS,
-                *("channel", "kind", "phone", "contact_id", "unit_id", "call_session_id"),
-                *("message", "urgent", "urgent_reasons", "status", "created_at", "updated_at"),
-            )
-        }
-    )
-    .returning(_REPORTS.c.id)
-)
-_UPDATE_REPORT = DriverStatement(
-    _REPORTS.update()
-    .where(_REPORTS.c.id == bindparam("report_id"))
-    .values(
-        {name: bindparam(name) for name in (*_ANSWER_COLUMNS, "updated_at")}
-        | {
-            # Kept unless given: a partial report keeps its kind, no message keeps the last.
-            "kind": func.coalesce(
-                bindparam("new_kind", type_=_REPORTS.c.kind.type), _REPORTS.c.kind
-            ),
-            "message": func.coalesce(bindparam("new_message", type_=Text()), _REPORTS.c.message),
-        }
-    )
-)
-
-
 def file_report(
     *, db_session: Session, source: ReportSource, data: dict[str, Any], roster: DutyRoster
 ) -> int:
@@ -122,48 +82,52 @@ def file_report(
         "complete": not data.get("partial", False),
     }
     message = str(data["message"]) if data.get("message") else None
-    found = (
-        _REPORT_OF_CALL.rows(db_session, {"call_session_id": source.call_session_id})
+    report = (
+        db_session.scalars(
+            select(HotlineReport)
+            .where(HotlineReport.call_session_id == source.call_session_id)
+            .with_for_update()
+        ).one_or_none()
         if source.call_session_id is not None
-        else []
+        else None
     )
-    if found:
-        report_id = int(found[0][0])
-        kind = ReportKind(data["kind"]) if data.get("kind") and not data.get("partial") else None
-        _UPDATE_REPORT.run(
-            db_session,
-            {"report_id": report_id, **answers, "updated_at": now}
-            | {"new_kind": kind, "new_message": message},
-        )
+    if report is not None:
+        for name, value in answers.items():
+            setattr(report, name, value)
+        report.updated_at = now
+        # Kept unless given: a partial report keeps its kind, no message keeps the last.
+        if data.get("kind") and not data.get("partial"):
+            report.kind = ReportKind(data["kind"])
+        if message is not None:
+            report.message = message
     else:
-        [(report_id,)] = _NEW_REPORT.rows(
-            db_session,
-            {
-                **answers,
-                "channel": source.channel,
-                "kind": ReportKind(data.get("kind", "symptoms")),
-                "phone": source.phone,
-                "contact_id": source.contact_id,
-                "unit_id": source.unit_id,
-                "call_session_id": source.call_session_id,
-                "message": message,
-                "urgent": False,
-                "urgent_reasons": [],
-                "status": ReportStatus.new,
-                "created_at": now,
-                "updated_at": now,
-            },
+        report = HotlineReport(
+            **answers,
+            channel=source.channel,
+            kind=ReportKind(data.get("kind", "symptoms")),
+            phone=source.phone,
+            contact_id=source.contact_id,
+            unit_id=source.unit_id,
+            call_session_id=source.call_session_id,
+            message=message,
+            urgent=False,
+            urgent_reasons=[],
+            status=ReportStatus.new,
+            created_at=now,
+            updated_at=now,
         )
-        _link_contacts(db_session, report_id, source)
+        db_session.add(report)
+        db_session.flush()
+        _link_contacts(db_session, report.id, source)
     if data.get("urgent"):
         escalate_report(
             db_session=db_session,
-            report=_loaded(db_session, report_id),
+            report=report,
             reasons=list(data.get("urgent_reasons", [])),
             roster=roster,
             name=source.name,
         )
-    return int(report_id)
+    return report.id
 
 
 def _link_contacts(db_session: Session, report_id: int, source: ReportSource) -> None:
@@ -194,12 +158,7 @@ def record_report(
 ) -> HotlineReport:
     """`file_report`, returning the report."""
     report_id = file_report(db_session=db_session, source=source, data=data, roster=roster)
-    return _loaded(db_session, report_id)
-
-
-def _loaded(db_session: Session, report_id: int) -> HotlineReport:
-    """The report as stored now (the driver may have written it behind the ORM's back)."""
-    report = db_session.get(HotlineReport, report_id, populate_existing=True)
+    report = db_session.get(HotlineReport, report_id)
     assert report is not None, "the report was written in this transaction"
     return report
 

@@ -19,7 +19,7 @@ from typing import Any, cast
 from sqlalchemy import ColumnElement, CursorResult, select, update
 from sqlalchemy.orm import Session
 
-from robocall.db import WriterBusy, session_scope, utcnow, without_waiting
+from robocall.db import get_engine, session_scope, utcnow
 from robocall.importers.models import Upload, UploadState
 from robocall.importers.reading import ImportRefused
 from robocall.importers.service import import_file
@@ -198,19 +198,19 @@ def _finish(db_session: Session, taken: _Taken, **values: Any) -> bool:
 def _note_progress(taken: _Taken, done: int, total: int) -> None:
     """Write the progress (and that the worker is alive) to the row, in its own transaction.
 
-    Never waits: on SQLite the import's own transaction holds the database's one write lock
-    until it commits, so there the page sees the progress only at the end.
+    Not on SQLite: there the import's own transaction holds the database's one write lock
+    until it commits (this one would wait out the busy timeout, then fail), so the page
+    sees the progress only at the end.
     """
-    try:
-        with without_waiting(), session_scope() as db_session:
-            db_session.execute(
-                update(Upload)
-                .where(_still_mine(taken), Upload.state == UploadState.running)
-                .values(done=done, total=total, taken_at=utcnow())
-                .execution_options(synchronize_session=False)
-            )
-    except WriterBusy:
-        pass
+    if get_engine().dialect.name == "sqlite":
+        return
+    with session_scope() as db_session:
+        db_session.execute(
+            update(Upload)
+            .where(_still_mine(taken), Upload.state == UploadState.running)
+            .values(done=done, total=total, taken_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
 
 
 class _NoLongerMine(Exception):

@@ -1,19 +1,27 @@
 """Provider webhooks of IVR calls: the answer of an outbound call, each step, the hotline.
 
-Every endpoint checks the request signature (`provider_webhook`), reads and writes only the
-call's session row and its answers, and answers with TwiML from the database state.
+Every endpoint takes the signed form (`signed_form`), reads and writes only the call's
+session row and its answers, and answers with TwiML from the database state. The end of a
+call comes with its status, to `robocall.telephony.routes.call_status_webhook`.
 """
 
 from __future__ import annotations
 
-from fastapi import HTTPException, Request, Response
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from sqlalchemy.orm import Session
 
 from robocall.ivr import service
 from robocall.ivr.models import CallDirection
-from robocall.web.webhook_auth import WebhookRoutes, provider_webhook, query_int
-from robocall.web.webhook_transaction import in_webhook_transaction
+from robocall.web.deps import db_session
+from robocall.web.webhook_auth import SignedForm, query_int
 
-routes: WebhookRoutes = {}  # under /webhooks/twilio, by path
+# Under /webhooks/twilio (see `robocall.web.webhooks`).
+router = APIRouter()
+
+# The request's transaction, committed before the answer is sent.
+Database = Annotated[Session, Depends(db_session, scope="function")]
 
 
 def _twiml(document: str) -> Response:
@@ -24,24 +32,21 @@ def _missing(exc: service.MissingField) -> HTTPException:
     return HTTPException(status_code=400, detail=f"form field {exc.field} is required")
 
 
-@provider_webhook(routes, "/gather")
-async def caller_answered(request: Request, form: dict[str, str]) -> Response:
+@router.post("/gather")
+def caller_answered(request: Request, form: SignedForm, session: Database) -> Response:
     """The caller answered a question (keys, speech, recording or transfer result).
 
     Query: `step`, the step the question belonged to.
     """
     step = query_int(request, "step")
     try:
-        document = await in_webhook_transaction(
-            lambda database: service.take_step(db_session=database, form=form, step=step)
-        )
-        return _twiml(document)
+        return _twiml(service.take_step(db_session=session, form=form, step=step))
     except service.MissingField as exc:
         raise _missing(exc) from None
 
 
-@provider_webhook(routes, "/voice")
-async def outbound_answered(request: Request, form: dict[str, str]) -> Response:
+@router.post("/voice")
+def outbound_answered(request: Request, form: SignedForm, session: Database) -> Response:
     """An outbound call was answered: the first TwiML of its flow.
 
     Query: `flow` (the flow to run, e.g. f1_tracing), `contact` (the contact being called),
@@ -52,46 +57,28 @@ async def outbound_answered(request: Request, form: dict[str, str]) -> Response:
         raise HTTPException(status_code=422, detail="query parameter flow is required")
     contact, attempt = query_int(request, "contact"), query_int(request, "attempt")
     try:
-        document = await in_webhook_transaction(
-            lambda database: service.answer_call(
-                db_session=database,
-                form=form,
-                direction=CallDirection.outbound,
-                flow_name=flow,
-                contact_id=contact,
-                attempt_id=attempt,
-            )
+        document = service.answer_call(
+            db_session=session,
+            form=form,
+            direction=CallDirection.outbound,
+            flow_name=flow,
+            contact_id=contact,
+            attempt_id=attempt,
         )
-        return _twiml(document)
     except service.MissingField as exc:
         raise _missing(exc) from None
+    return _twiml(document)
 
 
-@provider_webhook(routes, "/hotline")
-async def hotline_called(request: Request, form: dict[str, str]) -> Response:
+@router.post("/hotline")
+def hotline_called(request: Request, form: SignedForm, session: Database) -> Response:
     """Someone called the hotline: greet them and open the menu (query `flow`: another
     inbound flow)."""
     flow = request.query_params.get("flow") or service.HOTLINE_FLOW
     try:
-        document = await in_webhook_transaction(
-            lambda database: service.answer_call(
-                db_session=database, form=form, direction=CallDirection.inbound, flow_name=flow
-            )
+        document = service.answer_call(
+            db_session=session, form=form, direction=CallDirection.inbound, flow_name=flow
         )
-        return _twiml(document)
     except service.MissingField as exc:
         raise _missing(exc) from None
-
-
-@provider_webhook(routes, "/hotline/status")
-async def hotline_call_status(_request: Request, form: dict[str, str]) -> Response:
-    """The hotline call's status changed; a caller who hung up keeps what they said."""
-    call_sid = form.get("CallSid")
-    if not call_sid:
-        raise HTTPException(status_code=400, detail="form field CallSid is required")
-    await in_webhook_transaction(
-        lambda database: service.end_call(
-            db_session=database, call_sid=call_sid, call_status=form.get("CallStatus", "")
-        )
-    )
-    return Response(status_code=204)
+    return _twiml(document)

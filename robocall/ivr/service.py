@@ -6,19 +6,18 @@ and alerts are jobs queued after the commit. No provider is called while answeri
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields
-from typing import Any, cast
+from dataclasses import dataclass, field
+from typing import Any
 
 from rq import Retry
-from sqlalchemy import Table, bindparam, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from robocall.config import get_settings
-from robocall.db import DriverStatement, utcnow
+from robocall.db import utcnow
 from robocall.hotline.models import ReportChannel
 from robocall.hotline.service import ReportSource, duty_for_unit, file_report
 from robocall.ivr import engine
@@ -30,49 +29,6 @@ from robocall.kit.masking import mask_phone
 from robocall.workers.queues import enqueue_after_commit
 
 log = logging.getLogger(__name__)
-
-# Statements of the hot path, run on the driver's cursor (a step runs them for every key a
-# caller presses); the ORM's CallSession is loaded only for what other domains are handed.
-_CALLS = cast(Table, CallSession.__table__)
-_ANSWERS = cast(Table, CallAnswer.__table__)
-
-
-@dataclass(slots=True)
-class CallRow:
-    """What answering a webhook needs of a call's session row."""
-
-    id: int
-    direction: CallDirection
-    flow_name: str
-    phone: str
-    contact_id: int | None
-    unit_id: int | None
-    context: dict[str, Any]
-    state: dict[str, Any]
-    step: int
-    last_twiml: str
-    status: CallSessionStatus
-    outcome: str | None
-    ended_at: dt.datetime | None
-
-
-_ROW_COLUMNS = tuple(field.name for field in fields(CallRow))
-_READ_CALL = DriverStatement(
-    select(*(_CALLS.c[name] for name in _ROW_COLUMNS))
-    .where(_CALLS.c.call_sid == bindparam("call_sid"))
-    .with_for_update()
-)
-_WRITTEN_COLUMNS = ("state", "step", "last_twiml", "outcome", "status", "ended_at")
-_STEP_COLUMNS = (*_WRITTEN_COLUMNS, "updated_at")
-_WRITE_CALL = DriverStatement(
-    _CALLS.update()
-    .where(_CALLS.c.id == bindparam("call_id"))
-    .values({name: bindparam(name) for name in _STEP_COLUMNS})
-)
-_ANSWER_COLUMNS = ("call_session_id", "node", "question", "key", "speech", "value", "answered_at")
-_ADD_ANSWERS = DriverStatement(
-    _ANSWERS.insert().values({name: bindparam(name) for name in _ANSWER_COLUMNS})
-)
 
 GATHER_PATH = "/webhooks/twilio/gather"
 HOTLINE_FLOW = "hotline"
@@ -132,10 +88,15 @@ class MissingField(ValueError):
         self.field = name
 
 
-def read_call(*, db_session: Session, call_sid: str) -> CallRow | None:
+def read_call(*, db_session: Session, call_sid: str) -> CallSession | None:
     """The session of a call by the provider's CallSid, its row locked until the commit."""
-    rows = _READ_CALL.rows(db_session, {"call_sid": call_sid})
-    return CallRow(*rows[0]) if rows else None
+    query = (
+        select(CallSession)
+        .where(CallSession.call_sid == call_sid)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return db_session.scalars(query).one_or_none()
 
 
 def answer_call(
@@ -186,13 +147,11 @@ def answer_call(
     except IntegrityError:
         existing = read_call(db_session=db_session, call_sid=call_sid)
         return existing.last_twiml if existing is not None else _ended(library)
-    row = CallRow(**{name: getattr(call, name) for name in _ROW_COLUMNS})
-    db_session.expunge(call)  # from here on the row is written by the driver, not the ORM
-    language = str(row.context.get("language") or "vi")
+    language = str(call.context.get("language") or "vi")
     result = engine.start(
-        flow, situation=_situation_for(db_session, row, library), language=language
+        flow, situation=_situation_for(db_session, call, library), language=language
     )
-    _store(db_session, row, result, library)
+    _store(db_session, call, result, library)
     return result.twiml
 
 
@@ -216,7 +175,6 @@ def take_step(*, db_session: Session, form: Mapping[str, str], step: int | None)
     except FlowNotAvailable as exc:
         log.error("call %s: %s", call_sid, exc)
         _write_call(
-            db_session,
             call,
             status=CallSessionStatus.finished,
             outcome="technical_problem",
@@ -249,7 +207,6 @@ def end_call(*, db_session: Session, call_sid: str, call_status: str) -> None:
     now = utcnow()
     if flow is None:
         _write_call(
-            db_session,
             call,
             status=CallSessionStatus.finished,
             outcome=call.outcome or "hung_up",
@@ -258,7 +215,6 @@ def end_call(*, db_session: Session, call_sid: str, call_status: str) -> None:
         return
     state, effects = engine.hang_up(flow, call.state)
     _write_call(
-        db_session,
         call,
         state=state,
         outcome=state.get("outcome") or "hung_up",
@@ -268,7 +224,7 @@ def end_call(*, db_session: Session, call_sid: str, call_status: str) -> None:
     _apply_effects(db_session, call, effects, library)
 
 
-def _situation_for(db_session: Session, call: CallRow, library: Library) -> Situation:
+def _situation_for(db_session: Session, call: CallSession, library: Library) -> Situation:
     settings = get_settings()
     return Situation(
         context=dict(call.context or {}),
@@ -298,15 +254,13 @@ def _who(
     return None
 
 
-def _write_call(db_session: Session, call: CallRow, **changes: Any) -> None:
-    """Write the call's row in one UPDATE (the row keeps the values as stored)."""
-    values = {name: changes.get(name, getattr(call, name)) for name in _WRITTEN_COLUMNS}
-    _WRITE_CALL.run(db_session, {"call_id": call.id, "updated_at": utcnow(), **values})
-    for name, value in values.items():
+def _write_call(call: CallSession, **changes: Any) -> None:
+    """Change the call's session (written at the next flush, in one UPDATE)."""
+    for name, value in changes.items():
         setattr(call, name, value)
 
 
-def _store(db_session: Session, call: CallRow, result: StepResult, library: Library) -> None:
+def _store(db_session: Session, call: CallSession, result: StepResult, library: Library) -> None:
     """Write the step: the session row, its answers, then what the engine asked for."""
     now = utcnow()
     changes: dict[str, Any] = {
@@ -317,27 +271,23 @@ def _store(db_session: Session, call: CallRow, result: StepResult, library: Libr
     }
     if result.finished:
         changes.update(status=CallSessionStatus.finished, ended_at=now)
-    _write_call(db_session, call, **changes)
-    if result.answers:
-        _ADD_ANSWERS.run(
-            db_session,
-            [
-                {
-                    "call_session_id": call.id,
-                    "node": answer.node,
-                    "question": answer.question,
-                    "key": answer.key,
-                    "speech": answer.speech,
-                    "value": answer.value,
-                    "answered_at": now,
-                }
-                for answer in result.answers
-            ],
+    _write_call(call, **changes)
+    db_session.add_all(
+        CallAnswer(
+            call_session_id=call.id,
+            node=answer.node,
+            question=answer.question,
+            key=answer.key,
+            speech=answer.speech,
+            value=answer.value,
+            answered_at=now,
         )
+        for answer in result.answers
+    )
     _apply_effects(db_session, call, result.effects, library)
 
 
-def _source(call: CallRow) -> ReportSource:
+def _source(call: CallSession) -> ReportSource:
     channel = (
         ReportChannel.hotline
         if call.direction == CallDirection.inbound
@@ -355,7 +305,7 @@ def _source(call: CallRow) -> ReportSource:
 
 
 def _apply_effects(
-    db_session: Session, call: CallRow, effects: list[Effect], library: Library
+    db_session: Session, call: CallSession, effects: list[Effect], library: Library
 ) -> None:
     for effect in effects:
         if effect.kind in ("create_report", "escalate"):
@@ -366,11 +316,8 @@ def _apply_effects(
             )
         handlers = _effect_handlers.get(effect.kind, [])
         if handlers:
-            # Other domains are handed the ORM's session object, as the driver wrote it.
-            session_object = db_session.get(CallSession, call.id, populate_existing=True)
-            assert session_object is not None, "the call's row was read in this transaction"
             for handler in handlers:
-                handler(db_session, session_object, effect)
+                handler(db_session, call, effect)
             continue
         # Until the SMS and contacts domains register their handlers:
         if effect.kind == "send_sms" and effect.data.get("to") and effect.data.get("body"):

@@ -10,17 +10,15 @@ from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from robocall.campaigns.routes import router as campaigns_router
 from robocall.config import get_settings, require_secrets
 from robocall.contacts.routes import router as contacts_router
 from robocall.hotline.routes import router as reports_router
 from robocall.importers.routes import router as imports_router
-from robocall.ivr import routes as ivr_routes
 from robocall.ivr.library import get_library
 from robocall.kit.heap import settle_heap
-from robocall.telephony import routes as telephony_routes
+from robocall.telephony.service import WEBHOOKS
 from robocall.users.service import dummy_password_hash
 from robocall.web import auth_routes
 from robocall.web.auth import LoginRequired
@@ -37,39 +35,38 @@ from robocall.web.pages import (
 )
 from robocall.web.pages.common import error_page
 from robocall.web.security import ClientAddress, RequestLimits, SecurityHeaders, docs_router
-from robocall.web.webhook_auth import is_webhook, webhooks_app
+from robocall.web.webhooks import webhooks_app
 from robocall.workers.health import check_health
 
 SESSION_HOURS = 12  # a working day; then staff sign in again
 
 
-class RobocallApp(FastAPI):
-    """The application: provider webhooks are answered by `provider_webhooks` (see `webhooks_app`),
-    everything else by FastAPI."""
-
-    provider_webhooks: ASGIApp
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if is_webhook(scope):
-            scope["app"] = self
-            await self.provider_webhooks(scope, receive, send)
-            return
-        await super().__call__(scope, receive, send)
-
-
 def create_app() -> FastAPI:
-    """Build the robocall web application."""
+    """Build the robocall web application: the provider webhooks (`webhooks_app`) and the
+    site (`create_site`), each mounted on an application that adds the security headers and
+    the client's address to both."""
     settings = get_settings()
     # Here too, not only in `robocall serve`: a uvicorn started on this factory directly must
     # not sign cookies or check webhooks with a public default either.
     require_secrets(settings)
+    app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+    # Outermost last-added first: SecurityHeaders, then ClientAddress.
+    app.add_middleware(ClientAddress, trusted=settings.trusted_proxy_networks)
+    app.add_middleware(SecurityHeaders, https=settings.public_url.startswith("https://"))
+    app.mount(WEBHOOKS, webhooks_app())
+    app.mount("/", create_site())
+    return app
+
+
+def create_site() -> FastAPI:
+    """The web UI and the JSON API, behind the session cookie and the body limits."""
+    settings = get_settings()
     # The API's docs are served by `docs_router`, to signed-in users only.
-    app = RobocallApp(
+    app = FastAPI(
         title="robocall", version="0.1.0", docs_url=None, redoc_url=None, openapi_url=None
     )
-    app.provider_webhooks = webhooks_app(ivr_routes.routes, telephony_routes.routes)
-    # Middleware runs outermost last-added first: SecurityHeaders, ClientAddress, the session,
-    # then RequestLimits (which needs the session to know who sends an upload).
+    # Middleware runs outermost last-added first: the session, then RequestLimits (which
+    # needs the session to know who sends an upload).
     app.add_middleware(RequestLimits)
     app.add_middleware(
         SessionMiddleware,
@@ -79,9 +76,6 @@ def create_app() -> FastAPI:
         same_site="lax",
         https_only=settings.public_url.startswith("https://"),
     )
-    app.add_middleware(ClientAddress, trusted=settings.trusted_proxy_networks)
-    # Added last, so outermost: every page, API answer, static file and error gets them.
-    app.add_middleware(SecurityHeaders, https=settings.public_url.startswith("https://"))
     # Made now, not at the first sign-in for an unknown name, which would take twice as long
     # as the others (see `robocall.users.login`).
     dummy_password_hash()

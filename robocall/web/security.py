@@ -26,7 +26,6 @@ from robocall.users.models import User
 from robocall.users.service import request_client_ip
 from robocall.web.auth import CSRF_FIELD, api_user, page_user, upload_sender
 from robocall.web.pages.common import error_page, strings
-from robocall.web.webhook_auth import route_path
 
 if TYPE_CHECKING:
     from python_multipart.multipart import MultipartCallbacks
@@ -227,6 +226,12 @@ class _Replay:
         return await self.receive()
 
 
+def route_path(scope: Scope) -> str:
+    """The request's path within the application (without the root path it is served at)."""
+    path, root = scope["path"], scope.get("root_path", "")
+    return path[len(root) :] if root and path.startswith(root) else path
+
+
 def refusal(scope: Scope, status_code: int, detail: str) -> Response:
     """An answer given before the app runs, as the app answers: JSON for the API, a page in
     the visitor's language otherwise."""
@@ -242,8 +247,10 @@ class RequestLimits:
     The limit is FORM_MAX_BYTES, or for an upload (POST /upload, /api/imports)
     ROBOCALL_IMPORT_MAX_BYTES plus MULTIPART_OVERHEAD. A Content-Length over it is answered
     413 at once; a body without one (chunked) is counted as it arrives and refused when it
-    passes the limit. Provider webhooks never come here (see `RobocallApp`): they have their
-    own limit. Sits inside the session middleware: an upload's sender is known by its cookie.
+    passes the limit. Provider webhooks never come here: they are an application of their
+    own (`robocall.web.webhooks`), whose signature dependency limits a body to
+    `webhook_auth.MAX_BODY`. Sits inside the session middleware: an upload's sender is known
+    by its cookie.
     """
 
     def __init__(self, app: ASGIApp) -> None:

@@ -194,16 +194,14 @@ def test_hotline_hang_up_midway_keeps_a_partial_report(client, session):
     call = WebhookCall(client, "CA0009").call_hotline().press("1", "1", "2")
     response = signed_post(
         client,
-        "/webhooks/twilio/hotline/status",
+        "/webhooks/twilio/status",
         {"CallSid": "CA0009", "CallStatus": "completed"},
     )
     assert response.status_code == 204
     ended = session.scalar(select(CallSession.ended_at).where(CallSession.call_sid == "CA0009"))
     session.rollback()
     # The same status again, and a late key press, change nothing.
-    signed_post(
-        client, "/webhooks/twilio/hotline/status", {"CallSid": "CA0009", "CallStatus": "completed"}
-    )
+    signed_post(client, "/webhooks/twilio/status", {"CallSid": "CA0009", "CallStatus": "completed"})
     late = signed_post(client, gather_path(call.twiml), {"CallSid": "CA0009", "Digits": "1"})
     assert "<Hangup" in late.text
     report = session.scalar(select(HotlineReport))
