@@ -125,6 +125,11 @@ class Settings(BaseSettings):
         return value
 
     @property
+    def telephony_account(self) -> str:
+        """The provider account whose rate limits robocall's calls and SMS share."""
+        return self.twilio_account_sid
+
+    @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 

@@ -12,6 +12,7 @@ import datetime as dt
 import threading
 
 from fastapi import FastAPI
+from sqlalchemy.orm import Session
 
 from robocall.campaigns import outcomes
 from robocall.campaigns.scheduled import JOBS as CAMPAIGN_JOBS
@@ -68,15 +69,10 @@ def wire(*, sms_sender: bool = True) -> None:
         register(job)
 
 
-def end_ivr_session(db_session: object, call: Call, _event: CallEventData) -> None:
+def end_ivr_session(db_session: Session, call: Call, _event: CallEventData) -> None:
     """A call's final status closes its IVR session (a caller who hung up keeps their answers)."""
-    if call.status.is_final:
-        # The IVR speaks Twilio's spelling of call statuses ("no-answer").
-        ivr.end_call(
-            db_session=db_session,  # type: ignore[arg-type]
-            call_sid=call.sid,
-            call_status=call.status.value.replace("_", "-"),
-        )
+    if call.is_final:
+        ivr.end_call(db_session=db_session, call_sid=call.sid)
 
 
 def send_through_provider(*, to: str, body: str) -> str:

@@ -27,7 +27,7 @@ from robocall.contacts.service import (
 from robocall.db import utcnow
 from robocall.ivr.models import CallSession
 from robocall.kit.masking import mask_phone
-from robocall.telephony.base import AnsweredBy, CallEventData, CallStatus
+from robocall.telephony.base import CallEventData
 from robocall.telephony.models import Call
 from robocall.workers.connection import get_redis
 
@@ -65,7 +65,7 @@ def release_slot(campaign: Campaign, attempt_id: int) -> None:
 
 def attempt_status_for(call: Call) -> AttemptStatus:
     """The attempt's word for a final call status; an answering machine counts as `machine`."""
-    if call.status == CallStatus.completed and call.answered_by == AnsweredBy.machine:
+    if call.answered_by_machine:
         return AttemptStatus.machine
     return AttemptStatus(call.status.value)
 

@@ -209,7 +209,7 @@ def place_call(
     # Committed: the attempt is ours. Wait for a rate slot, then dial with no transaction open.
     limiter = RateLimiter(
         get_redis(),
-        account=get_settings().twilio_account_sid,
+        account=get_settings().telephony_account,
         caller_id=dial.caller_id,
         per_second=dial.per_second,
     )

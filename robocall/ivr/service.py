@@ -33,7 +33,6 @@ log = logging.getLogger(__name__)
 GATHER_PATH = "/webhooks/twilio/gather"
 HOTLINE_FLOW = "hotline"
 # Provider call statuses that mean the call is over.
-FINAL_CALL_STATUSES = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
 
 
 @dataclass(frozen=True)
@@ -195,10 +194,8 @@ def take_step(*, db_session: Session, form: Mapping[str, str], step: int | None)
     return result.twiml
 
 
-def end_call(*, db_session: Session, call_sid: str, call_status: str) -> None:
-    """The provider says the call is over: keep its answers, report what a caller left midway."""
-    if call_status not in FINAL_CALL_STATUSES:
-        return
+def end_call(*, db_session: Session, call_sid: str) -> None:
+    """The call is over: keep its answers, report what a caller left midway."""
     call = read_call(db_session=db_session, call_sid=call_sid)
     if call is None or call.status == CallSessionStatus.finished:
         return

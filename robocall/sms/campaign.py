@@ -106,7 +106,7 @@ def send_target_sms(*, target_id: int) -> str:
     settings = get_settings()
     limiter = RateLimiter(
         get_redis(),
-        account=settings.twilio_account_sid,
+        account=settings.telephony_account,
         caller_id="sms:" + (settings.sms_sender or settings.caller_id),
         per_second=per_second,
     )

@@ -40,6 +40,16 @@ class Call(Base):
         back_populates="call", order_by="CallEvent.id", cascade="all, delete-orphan"
     )
 
+    @property
+    def is_final(self) -> bool:
+        """The call is over (answered and ended, or never answered)."""
+        return self.status.is_final
+
+    @property
+    def answered_by_machine(self) -> bool:
+        """It ended after an answering machine picked up."""
+        return self.status == CallStatus.completed and self.answered_by == AnsweredBy.machine
+
     def __repr__(self) -> str:
         return f"<Call {self.sid} {self.status.value}>"
 
