@@ -1,1 +1,1 @@
-"""IVR: flow definitions, the pure flow engine, TwiML, call sessions and their webhooks."""
+"""IVR: flow definitions, the pure flow engine, call sessions and their webhooks."""

@@ -1,4 +1,5 @@
-"""The flow engine: (flow, session state, caller input) → (TwiML, new state, effects, answers).
+"""The flow engine: (flow, session state, caller input) → (call script, new state, effects,
+answers).
 
 Pure: no database, no network, no clock of its own. The webhook loads the session state,
 calls `start` or `advance`, stores the new state and answers in the same transaction, and
@@ -32,7 +33,7 @@ from robocall.ivr.flow import (
     Node,
     Text,
 )
-from robocall.ivr.twiml import Twiml
+from robocall.telephony.voice import CallScript
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +74,7 @@ class Answer:
 
 @dataclass
 class StepResult:
-    twiml: str
+    script: CallScript  # what the call does next, for the provider to render
     state: dict[str, Any]
     effects: list[Effect]
     answers: list[Answer]
@@ -148,7 +149,7 @@ class _Step:
         self.flow = flow
         self.state = state
         self.situation = situation
-        self.out = Twiml()
+        self.out = CallScript()
         self.effects: list[Effect] = []
         self.answers: list[Answer] = []
 
@@ -404,7 +405,7 @@ class _Step:
         self.retry_or_default(node, "no_input")
 
     def handle_transfer(self, node: Node, given: CallInput) -> None:
-        status = given.dial_status or "no-answer"
+        status = given.dial_status or "no_answer"
         self.answers.append(Answer(node.name, "transfer", None, None, status))
         self.leave(node.next if status == "completed" else node.fallback)
 
@@ -569,7 +570,7 @@ def start(flow: Flow, *, situation: Situation, language: str = "vi") -> StepResu
     state = new_state(language)
     step = _Step(flow, state, situation)
     _guarded(step, lambda: step.run_from(flow.start))
-    return StepResult(step.out.to_xml(), step.state, step.effects, step.answers)
+    return StepResult(step.out, step.state, step.effects, step.answers)
 
 
 def advance(
@@ -578,7 +579,7 @@ def advance(
     """Take the caller's input at the waiting node and run on to the next wait."""
     step = _Step(flow, _copy(state), situation)
     _guarded(step, lambda: step.handle(given))
-    return StepResult(step.out.to_xml(), step.state, step.effects, step.answers)
+    return StepResult(step.out, step.state, step.effects, step.answers)
 
 
 def hang_up(flow: Flow, state: dict[str, Any]) -> tuple[dict[str, Any], list[Effect]]:
@@ -604,7 +605,7 @@ def _guarded(step: _Step, action: Callable[[], None]) -> None:
         action()
     except (TemplateError, TypeError, ValueError, KeyError) as exc:
         log.exception("flow %s failed at node %s: %s", step.flow.name, step.state["node"], exc)
-        step.out = Twiml()
+        step.out = CallScript()
         try:
             step.say(step.message("technical_problem"))
         except TemplateError:

@@ -1,12 +1,14 @@
 """Provider webhooks of IVR calls: the answer of an outbound call, each step, the hotline.
 
 Every endpoint takes the signed form (`signed_form`), reads and writes only the call's
-session row and its answers, and answers with TwiML from the database state. The end of a
+session row and its answers, and answers with the provider's document (its dialect renders
+the flow's call script) from the database state. The end of a
 call comes with its status, to `robocall.telephony.routes.call_status_webhook`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
@@ -14,22 +16,31 @@ from sqlalchemy.orm import Session
 
 from robocall.ivr import service
 from robocall.ivr.models import CallDirection
+from robocall.telephony.dialect import call_dialect
+from robocall.telephony.voice import CallerTurn, MissingCallField
 from robocall.web.deps import db_session
 from robocall.web.webhook_auth import SignedForm, query_int
 
-# Under /webhooks/twilio (see `robocall.web.webhooks`).
+# Under the provider's webhook prefix (see `robocall.web.webhooks`).
 router = APIRouter()
 
 # The request's transaction, committed before the answer is sent.
 Database = Annotated[Session, Depends(db_session, scope="function")]
 
 
-def _twiml(document: str) -> Response:
-    return Response(content=document, media_type="application/xml")
+def _document(document: str) -> Response:
+    return Response(content=document, media_type=call_dialect().media_type)
+
+
+def _turn(form: Mapping[str, str]) -> CallerTurn:
+    try:
+        return call_dialect().turn(form)
+    except MissingCallField as exc:
+        raise HTTPException(status_code=400, detail=f"form field {exc.field} is required") from None
 
 
 def _missing(exc: service.MissingField) -> HTTPException:
-    return HTTPException(status_code=400, detail=f"form field {exc.field} is required")
+    return HTTPException(status_code=400, detail=f"{exc.field} is required")
 
 
 @router.post("/gather")
@@ -40,14 +51,14 @@ def caller_answered(request: Request, form: SignedForm, session: Database) -> Re
     """
     step = query_int(request, "step")
     try:
-        return _twiml(service.take_step(db_session=session, form=form, step=step))
+        return _document(service.take_step(db_session=session, turn=_turn(form), step=step))
     except service.MissingField as exc:
         raise _missing(exc) from None
 
 
 @router.post("/voice")
 def outbound_answered(request: Request, form: SignedForm, session: Database) -> Response:
-    """An outbound call was answered: the first TwiML of its flow.
+    """An outbound call was answered: the first question of its flow.
 
     Query: `flow` (the flow to run, e.g. f1_tracing), `contact` (the contact being called),
     `attempt` (the campaign attempt).
@@ -59,7 +70,7 @@ def outbound_answered(request: Request, form: SignedForm, session: Database) -> 
     try:
         document = service.answer_call(
             db_session=session,
-            form=form,
+            turn=_turn(form),
             direction=CallDirection.outbound,
             flow_name=flow,
             contact_id=contact,
@@ -67,7 +78,7 @@ def outbound_answered(request: Request, form: SignedForm, session: Database) -> 
         )
     except service.MissingField as exc:
         raise _missing(exc) from None
-    return _twiml(document)
+    return _document(document)
 
 
 @router.post("/hotline")
@@ -77,8 +88,8 @@ def hotline_called(request: Request, form: SignedForm, session: Database) -> Res
     flow = request.query_params.get("flow") or service.HOTLINE_FLOW
     try:
         document = service.answer_call(
-            db_session=session, form=form, direction=CallDirection.inbound, flow_name=flow
+            db_session=session, turn=_turn(form), direction=CallDirection.inbound, flow_name=flow
         )
     except service.MissingField as exc:
         raise _missing(exc) from None
-    return _twiml(document)
+    return _document(document)

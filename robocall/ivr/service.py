@@ -7,7 +7,7 @@ and alerts are jobs queued after the commit. No provider is called while answeri
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,13 +24,15 @@ from robocall.ivr import engine
 from robocall.ivr.engine import CallInput, Effect, Situation, StepResult
 from robocall.ivr.library import FlowNotAvailable, Library, get_library
 from robocall.ivr.models import CallAnswer, CallDirection, CallSession, CallSessionStatus
-from robocall.ivr.twiml import hangup_document
 from robocall.kit.masking import mask_phone
+from robocall.telephony.dialect import call_dialect
+from robocall.telephony.service import WEBHOOKS
+from robocall.telephony.voice import CallerTurn, goodbye
 from robocall.workers.queues import enqueue_after_commit
 
 log = logging.getLogger(__name__)
 
-GATHER_PATH = "/webhooks/twilio/gather"
+GATHER_PATH = WEBHOOKS + "/gather"
 HOTLINE_FLOW = "hotline"
 # Provider call statuses that mean the call is over.
 
@@ -101,25 +103,24 @@ def read_call(*, db_session: Session, call_sid: str) -> CallSession | None:
 def answer_call(
     *,
     db_session: Session,
-    form: Mapping[str, str],
+    turn: CallerTurn,
     direction: CallDirection,
     flow_name: str,
     contact_id: int | None = None,
     attempt_id: int | None = None,
 ) -> str:
-    """TwiML for a call just answered: open its session (once) and run to the first question."""
-    call_sid = form.get("CallSid", "")
-    if not call_sid:
-        raise MissingField("CallSid")
+    """The provider's document for a call just answered: open its session (once) and run to
+    the first question."""
+    call_sid = turn.call_sid
     existing = read_call(db_session=db_session, call_sid=call_sid)
     library = get_library()
     if existing is not None:
         # The provider re-sent the answer webhook: say the same again.
         return existing.last_twiml or _ended(library)
-    phone_field = "To" if direction == CallDirection.outbound else "From"
-    phone = form.get(phone_field, "")
+    outbound = direction == CallDirection.outbound
+    phone = turn.to_number if outbound else turn.from_number
     if not phone:
-        raise MissingField(phone_field)
+        raise MissingField("the called number" if outbound else "the caller's number")
     try:
         flow = library.flow(flow_name)
     except FlowNotAvailable as exc:
@@ -150,22 +151,19 @@ def answer_call(
     result = engine.start(
         flow, situation=_situation_for(db_session, call, library), language=language
     )
-    _store(db_session, call, result, library)
-    return result.twiml
+    return _store(db_session, call, result, library)
 
 
-def take_step(*, db_session: Session, form: Mapping[str, str], step: int | None) -> str:
-    """TwiML for the caller's answer to the question of step `step` of their call."""
-    call_sid = form.get("CallSid", "")
-    if not call_sid:
-        raise MissingField("CallSid")
+def take_step(*, db_session: Session, turn: CallerTurn, step: int | None) -> str:
+    """The provider's document for the caller's answer to the question of step `step`."""
+    call_sid = turn.call_sid
     library = get_library()
     call = read_call(db_session=db_session, call_sid=call_sid)
     if call is None:
         log.warning("step for unknown call %s", call_sid)
         return _ended(library, "technical_problem")
     if call.status == CallSessionStatus.finished:
-        return hangup_document()
+        return call_dialect().render(goodbye())
     if step is not None and step != call.step:
         # A repeated or late post for a question already answered: replay the current one.
         return call.last_twiml
@@ -181,17 +179,16 @@ def take_step(*, db_session: Session, form: Mapping[str, str], step: int | None)
         )
         return _ended(library, "technical_problem")
     given = CallInput(
-        digits=form.get("Digits", ""),
-        speech=form.get("SpeechResult", ""),
-        confidence=_float(form.get("Confidence")),
-        recording_url=form.get("RecordingUrl", ""),
-        recording_seconds=_int(form.get("RecordingDuration")),
-        dial_status=form.get("DialCallStatus", ""),
+        digits=turn.digits,
+        speech=turn.speech,
+        confidence=turn.confidence,
+        recording_url=turn.recording_url,
+        recording_seconds=turn.recording_seconds,
+        dial_status=turn.transfer_status,
     )
     situation = _situation_for(db_session, call, library)
     result = engine.advance(flow, call.state, given, situation=situation)
-    _store(db_session, call, result, library)
-    return result.twiml
+    return _store(db_session, call, result, library)
 
 
 def end_call(*, db_session: Session, call_sid: str) -> None:
@@ -257,13 +254,15 @@ def _write_call(call: CallSession, **changes: Any) -> None:
         setattr(call, name, value)
 
 
-def _store(db_session: Session, call: CallSession, result: StepResult, library: Library) -> None:
-    """Write the step: the session row, its answers, then what the engine asked for."""
+def _store(db_session: Session, call: CallSession, result: StepResult, library: Library) -> str:
+    """Write the step: the session row, its answers, then what the engine asked for; the
+    provider's document for it (kept to answer a repeated post the same way)."""
     now = utcnow()
+    document = call_dialect().render(result.script)
     changes: dict[str, Any] = {
         "state": result.state,
         "step": int(result.state.get("step", 0)),
-        "last_twiml": result.twiml,
+        "last_twiml": document,
         "outcome": result.state.get("outcome") or call.outcome,
     }
     if result.finished:
@@ -282,6 +281,7 @@ def _store(db_session: Session, call: CallSession, result: StepResult, library: 
         for answer in result.answers
     )
     _apply_effects(db_session, call, result.effects, library)
+    return document
 
 
 def _source(call: CallSession) -> ReportSource:
@@ -335,20 +335,5 @@ def _apply_effects(
 
 def _ended(library: Library, message: str = "goodbye") -> str:
     text = library.conventions.get(message)
-    return hangup_document(
-        text.vi if text else None, voice="Google.vi-VN-Standard-A", language="vi-VN"
-    )
-
-
-def _float(value: str | None) -> float | None:
-    try:
-        return float(value) if value else None
-    except ValueError:
-        return None
-
-
-def _int(value: str | None) -> int:
-    try:
-        return int(value) if value else 0
-    except ValueError:
-        return 0
+    script = goodbye(text.vi if text else None, voice="Google.vi-VN-Standard-A", language="vi-VN")
+    return call_dialect().render(script)

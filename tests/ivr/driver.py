@@ -18,6 +18,7 @@ from robocall.ivr import engine
 from robocall.ivr.engine import CallInput, Effect, Situation
 from robocall.ivr.library import Library, load_folder
 from robocall.telephony.signature import compute_signature
+from robocall.telephony.twiml import render_twiml
 
 FLOWS = PROJECT_ROOT / "ivr_flows"
 # A Tuesday at 10:00 in Ho Chi Minh City (office hours) and the same day at 21:00.
@@ -93,10 +94,11 @@ class EngineCall:
         return self.send(CallInput(speech=words, confidence=0.9))
 
     def _keep(self, result: engine.StepResult) -> EngineCall:
-        self.state, self.twiml = result.state, result.twiml
+        # The engine's call script, as the simulator and Twilio hear it.
+        self.state, self.twiml = result.state, render_twiml(result.script)
         self.effects.extend(result.effects)
         self.answers.extend(result.answers)
-        self.heard.append(spoken(result.twiml))
+        self.heard.append(spoken(self.twiml))
         return self
 
     @property

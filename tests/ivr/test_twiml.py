@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from xml.etree.ElementTree import Element, SubElement, fromstring, tostring
 
-from robocall.ivr.twiml import Twiml, hangup_document
+from robocall.telephony.twiml import Twiml, hangup_document
 
 VOICE, LANGUAGE = "Google.vi-VN-Standard-A", "vi-VN"
 TRICKY = 'Chị Lê Thị Ánh & "Bé" <Na>,\nngày 3/14'

@@ -1,4 +1,4 @@
-"""TwiML documents (only `telephony/` imports twilio).
+"""TwiML documents: how Twilio (and the simulator) hear a `CallScript`.
 
 Written as text rather than through an XML tree: a document is a handful of flat elements,
 and it is built for every key a caller presses. The output is what `xml.etree` would write
@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+
+from robocall.telephony.voice import CallScript, Dial, Gather, Hangup, Play, Record, Say
 
 _SPECIAL = re.compile(r"[&<>]")
 _SPECIAL_IN_ATTRIBUTES = re.compile(r'[&<>"\r\n\t]')
@@ -66,7 +68,7 @@ class Twiml:
         self,
         *,
         action: str,
-        prompts: list[tuple[str, str | None]],  # (text to say, or None; audio URL or None)
+        prompts: list[tuple[str | None, str | None]],  # (text to say; audio URL), one of them
         voice: str,
         language: str,
         timeout: int,
@@ -131,4 +133,37 @@ def hangup_document(text: str | None = None, *, voice: str = "", language: str =
     if text:
         document.say(text, voice=voice, language=language)
     document.hangup()
+    return document.to_xml()
+
+
+def render_twiml(script: CallScript) -> str:
+    """The TwiML document of a call script."""
+    document = Twiml()
+    for action in script.actions:
+        match action:
+            case Say(text=text, voice=voice, language=language):
+                document.say(text, voice=voice, language=language)
+            case Play(url=url):
+                document.play(url)
+            case Gather():
+                document.gather(
+                    action=action.action,
+                    prompts=[
+                        (p.text, None) if isinstance(p, Say) else (None, p.url)
+                        for p in action.prompts
+                    ],
+                    voice=action.voice,
+                    language=action.language,
+                    timeout=action.timeout,
+                    num_digits=action.num_digits,
+                    finish_on_key=action.finish_on_key,
+                    speech=action.speech,
+                    dtmf=action.dtmf,
+                )
+            case Record(action=url, max_seconds=max_seconds, timeout=timeout):
+                document.record(action=url, max_seconds=max_seconds, timeout=timeout)
+            case Dial(number=number, action=url, timeout=timeout, caller_id=caller_id):
+                document.dial(number=number, action=url, timeout=timeout, caller_id=caller_id)
+            case Hangup():
+                document.hangup()
     return document.to_xml()
