@@ -10,7 +10,8 @@ from robocall.config import get_settings
 from robocall.kit.templating import render
 from robocall.kit.text import nfc
 from robocall.kit.yamlfile import load
-from robocall.sms.encoding import SegmentInfo, segment_info, to_gsm7
+from robocall.sms.encoding import to_gsm7
+from robocall.telephony.segments import SegmentInfo, segment_info
 
 # Fields a template may use. Campaigns and the hotline fill them from the contact and unit.
 TEMPLATE_VARIABLES = frozenset(

@@ -1,13 +1,8 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from robocall.sms.encoding import (
-    GSM7_BASIC,
-    GSM7_EXTENSION,
-    Encoding,
-    segment_info,
-    to_gsm7,
-)
+from robocall.sms.encoding import to_gsm7
+from robocall.telephony.segments import GSM7_BASIC, GSM7_EXTENSION, Encoding, segment_info
 
 
 def test_plain_ascii_is_gsm7_up_to_160_in_one_part():

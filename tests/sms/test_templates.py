@@ -2,8 +2,8 @@ import shutil
 
 from robocall.config import PROJECT_ROOT
 from robocall.content import check
-from robocall.sms.encoding import Encoding
 from robocall.sms.templates import list_templates, load_template, render_sms
+from robocall.telephony.segments import Encoding
 
 VALUES = {
     "name": "Nguyễn Thị Hoà",
