@@ -47,6 +47,9 @@ class WebhookAnswer:
     content_type: str
 
 
+CLOSE_WAIT_SECONDS = 30.0  # how long closing waits for requests the app is still answering
+
+
 class WebhookDelivery:
     """Sends signed webhook requests to robocall (in-process app, `app_url`, or the URL)."""
 
@@ -63,6 +66,8 @@ class WebhookDelivery:
         self._app_url = app_url.rstrip("/") if app_url else None
         self._timeout = timeout_seconds
         self._client: httpx.AsyncClient | None = None
+        # Requests still being answered, whether or not the network still waits for them.
+        self._in_flight: set[asyncio.Task[httpx.Response]] = set()
 
     def _http(self) -> httpx.AsyncClient:
         if self._client is None:
@@ -73,7 +78,17 @@ class WebhookDelivery:
                 self._client = httpx.AsyncClient()
         return self._client
 
+    def _settled(self, request: asyncio.Task[httpx.Response]) -> None:
+        self._in_flight.discard(request)
+        if not request.cancelled():
+            request.exception()  # retrieved: an answer nobody waited for is not an error
+
     async def close(self) -> None:
+        # As a real server would, the app finishes what it was asked even when the network
+        # stopped waiting (a timeout, or the simulator shutting down): a request cut off
+        # halfway would leave its database transaction open.
+        if self._in_flight:
+            await asyncio.wait(set(self._in_flight), timeout=CLOSE_WAIT_SECONDS)
         if self._client is not None:
             await self._client.aclose()
             self._client = None
@@ -98,9 +113,14 @@ class WebhookDelivery:
             "Accept": "*/*",
         }
         target = self._target(signed_url)
-        request = self._http().request(method, target, data=body, headers=headers)
+        request = asyncio.ensure_future(
+            self._http().request(method, target, data=body, headers=headers)
+        )
+        self._in_flight.add(request)
+        request.add_done_callback(self._settled)
         try:
-            response = await asyncio.wait_for(request, timeout=self._timeout)
+            # Shielded: giving up waiting does not cut the app's work short (see `close`).
+            response = await asyncio.wait_for(asyncio.shield(request), timeout=self._timeout)
         except (TimeoutError, httpx.TimeoutException) as exc:
             raise WebhookTimeout(f"no answer within {self._timeout:g} s") from exc
         if force_timeout:
