@@ -19,6 +19,20 @@ STANDBY_POLL = 1.0  # seconds between a stand-by's attempts to take the lease
 REDIS_RETRY = 1.0  # seconds between attempts to reach an unreachable Redis
 
 
+class _SkippedRunIsExpected(logging.Filter):
+    """A periodic job still running when it is due again is skipped (one instance at a time,
+    by design): APScheduler's warning about it is no news, so it is logged at debug level."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if "maximum number of running instances reached" in record.getMessage():
+            log.debug("%s", record.getMessage())
+            return False
+        return True
+
+
+_SKIPPED_RUNS = _SkippedRunIsExpected()
+
+
 class Scheduler:
     """Runs registered periodic jobs while it holds the leader lease."""
 
@@ -39,6 +53,9 @@ class Scheduler:
             log.exception("periodic job %s failed", job.name)
 
     def _start_jobs(self) -> None:
+        aps_log = logging.getLogger("apscheduler.scheduler")
+        if _SKIPPED_RUNS not in aps_log.filters:
+            aps_log.addFilter(_SKIPPED_RUNS)
         aps = BackgroundScheduler(timezone="UTC")
         for job in registered().values():
             aps.add_job(
