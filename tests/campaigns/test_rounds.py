@@ -20,7 +20,6 @@ from robocall.campaigns.models import (
     TargetStatus,
 )
 from robocall.campaigns.results import results
-from robocall.campaigns.runner import run_until_done, use_simulator
 from robocall.campaigns.service import (
     create_campaign,
     pause_campaign,
@@ -29,6 +28,7 @@ from robocall.campaigns.service import (
 )
 from robocall.contacts.models import Classification
 from robocall.content import load_content
+from robocall.runner import run_until_done, use_simulator
 from robocall.sms.models import Message
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")

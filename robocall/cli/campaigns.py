@@ -201,11 +201,11 @@ def run_command(
     ] = None,
 ) -> None:
     """Run a campaign in this process (scheduler tick + worker) until it completes."""
-    from robocall.campaigns.runner import run_until_done, use_simulator
     from robocall.campaigns.service import CampaignError, start_campaign
     from robocall.config import get_settings
     from robocall.db import session_scope
-    from robocall.workers.processes import stop_on_signals
+    from robocall.processes import stop_on_signals
+    from robocall.runner import run_until_done, use_simulator
 
     if not until_done:
         raise _fail(
