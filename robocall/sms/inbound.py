@@ -18,9 +18,9 @@ from robocall.contacts.service import (
     add_opt_out,
     remove_resident_opt_outs,
 )
-from robocall.hotline.answers import answer_question
 from robocall.hotline.models import ReportChannel
 from robocall.hotline.service import SEND_RESIDENT_SMS_JOB, ReportSource, record_report
+from robocall.ivr.answers import answer_question
 from robocall.ivr.library import get_library
 from robocall.kit.masking import mask_phone
 from robocall.kit.text import strip_diacritics
