@@ -114,8 +114,8 @@ def _transition(action: str, campaign_id: int) -> None:
 def start_command(campaign_id: Annotated[int, typer.Argument(metavar="ID")]) -> None:
     """Start (or schedule, if it has a later start time) a draft campaign."""
     from robocall.campaigns.models import Campaign
+    from robocall.campaigns.sms import estimate_campaign_sms
     from robocall.db import session_scope
-    from robocall.sms.campaign import estimate_campaign_sms
 
     _prepare()
     with session_scope() as db_session:
