@@ -25,8 +25,8 @@ from robocall.ivr.library import get_library
 from robocall.kit.masking import mask_phone
 from robocall.kit.text import strip_diacritics
 from robocall.kit.yamlfile import load
-from robocall.sms.models import Message, MessageDirection
 from robocall.telephony.base import MessageEventData
+from robocall.telephony.messages import Message, MessageDirection
 from robocall.workers.queues import enqueue_after_commit
 
 log = logging.getLogger(__name__)

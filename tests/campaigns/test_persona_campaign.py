@@ -11,7 +11,7 @@ from robocall.contacts.models import OptOut
 from robocall.contacts.service import add_opt_out
 from robocall.ivr.models import CallSession
 from robocall.runner import run_until_done, use_simulator
-from robocall.sms.models import Message
+from robocall.telephony.messages import Message
 
 ALL_DAY = "00:00-24:00"
 ANSWERS_ALL = (

@@ -29,7 +29,7 @@ from robocall.campaigns.service import (
 from robocall.contacts.models import Classification
 from robocall.content import load_content
 from robocall.runner import run_until_done, use_simulator
-from robocall.sms.models import Message
+from robocall.telephony.messages import Message
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 

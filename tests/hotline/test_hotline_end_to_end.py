@@ -16,7 +16,7 @@ from robocall.hotline.models import HotlineReport
 from robocall.ivr import service as ivr
 from robocall.processes import make_worker
 from robocall.runtime import stop_embedded_simulator
-from robocall.sms.models import Message
+from robocall.telephony.messages import Message
 from robocall.telephony.provider import reset_provider
 from robocall.units.service import ensure_sample_units, get_by_code
 from robocall.web.app import create_app

@@ -17,7 +17,7 @@ from robocall.hotline import notify
 from robocall.hotline.models import HotlineReport, NotificationStatus, ReportNotification
 from robocall.ivr.models import CallSession
 from robocall.processes import make_worker
-from robocall.sms.models import Message
+from robocall.telephony.messages import Message
 from robocall.telephony.models import Call
 from robocall.units.service import ensure_sample_units, get_by_code
 from robocall.workers.connection import get_redis
