@@ -43,8 +43,8 @@ def populate(contacts: int) -> int:
     )
     from robocall.contacts.models import Classification, Contact
     from robocall.db import session_scope, utcnow
-    from robocall.sms.models import Message, MessageDirection, SmsEncoding
     from robocall.telephony.base import MessageStatus
+    from robocall.telephony.messages import Message, MessageDirection, SmsEncoding
     from robocall.units.models import Unit
     from robocall.units.service import ensure_sample_units
 

@@ -22,21 +22,21 @@ import uvicorn
 from rich.console import Console
 
 from robocall.campaigns.console import CampaignProgress, summary_lines
-from robocall.campaigns.runner import (
+from robocall.campaigns.service import create_campaign, start_campaign
+from robocall.config import get_settings
+from robocall.db import session_scope, utcnow
+from robocall.importers.service import import_path
+from robocall.processes import bootstrap, stop_on_signals
+from robocall.runner import (
     campaign_progress,
     is_over,
     start_in_process_simulator,
     use_simulator,
     worker_threads,
 )
-from robocall.campaigns.service import create_campaign, start_campaign
-from robocall.config import get_settings
-from robocall.db import session_scope, utcnow
-from robocall.importers.service import import_path
 from robocall.sampledata.generate import PERSONAS_FILE, generate
 from robocall.units.service import ensure_sample_units
 from robocall.workers.connection import get_redis
-from robocall.workers.processes import bootstrap, stop_on_signals
 from robocall.workers.scheduler import Scheduler
 
 DISTRICT = "769"  # the sample district (robocall/units/sample_units.csv)

@@ -6,7 +6,7 @@ from robocall.exports.models import PreparedExport
 from robocall.hotline.models import HotlineReport, ReportContact, ReportNotification
 from robocall.importers.models import ImportBatch, Upload
 from robocall.ivr.models import CallAnswer, CallSession
-from robocall.sms.models import Message
+from robocall.telephony.messages import Message
 from robocall.telephony.models import Call, CallEvent
 from robocall.units.models import Unit
 from robocall.users.models import ApiToken, AuditEntry, User

@@ -127,7 +127,7 @@ def test_docker_compose_refuses_to_start_without_the_secrets():
         assert f"${{{name}:-" not in compose, name  # never a silent default
 
 
-# Needs the call to `require_secrets` in robocall/workers/processes.py (bootstrap), wired by
+# Needs the call to `require_secrets` in robocall/processes.py (bootstrap), wired by
 # the lead; until then the process fails later, on the database, with a traceback.
 @pytest.mark.parametrize(
     "command",

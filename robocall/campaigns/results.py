@@ -21,7 +21,7 @@ from robocall.contacts.models import Contact
 from robocall.db import utcnow
 from robocall.hotline.models import HotlineReport
 from robocall.ivr.models import CallAnswer, CallSession
-from robocall.sms.models import Message
+from robocall.telephony.messages import Message
 
 DONE = {
     TargetStatus.reached,

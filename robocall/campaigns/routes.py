@@ -12,12 +12,12 @@ from robocall.campaigns.access import campaign_runnable, campaign_visible, visib
 from robocall.campaigns.models import Campaign
 from robocall.campaigns.results import campaign_json, progress, results
 from robocall.campaigns.schemas import CampaignCreate
-from robocall.sms.campaign import estimate_campaign_sms
+from robocall.campaigns.sms import estimate_campaign_sms
+from robocall.http.auth import api_user, csrf_protect, require_change
+from robocall.http.deps import db_session
 from robocall.units.service import get_by_code
 from robocall.users.models import User
 from robocall.users.service import Scope, record_audit, rows_shown, scope_of
-from robocall.web.auth import api_user, csrf_protect, require_change
-from robocall.web.deps import db_session
 
 router = APIRouter(prefix="/api/campaigns", tags=["campaigns"])
 

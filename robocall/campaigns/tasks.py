@@ -567,13 +567,13 @@ def recover_attempt(attempt_id: int, now: dt.datetime | None = None) -> str:
 
 def send_sms(target_id: int) -> str:
     """Send one target's campaign SMS (claimed by the scheduler: sms_state sending)."""
-    from robocall.sms.campaign import send_target_sms
+    from robocall.campaigns.sms import send_target_sms
 
     return send_target_sms(target_id=target_id)
 
 
 def recover_sms(target_id: int) -> str:
     """A worker died while sending this target's SMS: find out whether it went."""
-    from robocall.sms.campaign import recover_target_sms
+    from robocall.campaigns.sms import recover_target_sms
 
     return recover_target_sms(target_id=target_id)

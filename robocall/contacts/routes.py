@@ -13,11 +13,11 @@ from robocall.contacts.service import (
     get_contact,
     list_contacts,
 )
+from robocall.http.auth import api_user, user_scope
+from robocall.http.deps import db_session
 from robocall.units.models import Unit
 from robocall.users.models import User
 from robocall.users.service import Scope, record_audit
-from robocall.web.auth import api_user, user_scope
-from robocall.web.deps import db_session
 
 router = APIRouter(prefix="/api/contacts", tags=["contacts"])
 

@@ -11,8 +11,7 @@ from sqlalchemy import ColumnElement, Exists, exists, func, select
 from sqlalchemy.orm import Session
 
 from robocall.contacts.models import Classification, Contact, OptOut
-from robocall.importers.values import name_key
-from robocall.kit.text import nfc
+from robocall.kit.text import name_key, nfc
 from robocall.units.models import Unit
 from robocall.units.service import ancestor_ids, descendant_ids, get_by_code
 

@@ -27,7 +27,7 @@ from robocall.hotline.models import HotlineReport
 from robocall.hotline.scoping import reports_within
 from robocall.ivr.models import CallSession
 from robocall.kit.sheets import Cell, Column
-from robocall.sms.models import Message
+from robocall.telephony.messages import Message
 from robocall.units.models import Unit
 from robocall.users.service import Scope
 

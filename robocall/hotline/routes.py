@@ -12,10 +12,10 @@ from sqlalchemy.orm import Session
 from robocall.hotline.models import HotlineReport, ReportStatus
 from robocall.hotline.scoping import report_visible, reports_within
 from robocall.hotline.service import report_as_dict, set_report_status
+from robocall.http.auth import api_user, csrf_protect, require_change, user_scope
+from robocall.http.deps import db_session
 from robocall.users.models import User
 from robocall.users.service import Scope, record_audit, rows_shown
-from robocall.web.auth import api_user, csrf_protect, require_change, user_scope
-from robocall.web.deps import db_session
 
 router = APIRouter(prefix="/api/reports", tags=["reports"])
 

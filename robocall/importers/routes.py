@@ -11,6 +11,8 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from robocall.config import get_settings
+from robocall.http.auth import api_user, csrf_protect, require_change, user_scope
+from robocall.http.deps import db_session
 from robocall.importers.models import ImportBatch
 from robocall.importers.reading import ImportRefused
 from robocall.importers.report import build_report, expand_outcomes
@@ -18,8 +20,6 @@ from robocall.importers.service import batch_result, get_batch, import_file
 from robocall.units.service import get_by_code
 from robocall.users.models import Role, User
 from robocall.users.service import Scope, record_audit
-from robocall.web.auth import api_user, csrf_protect, require_change, user_scope
-from robocall.web.deps import db_session
 
 router = APIRouter(prefix="/api/imports", tags=["imports"])
 _READ_CHUNK = 1024 * 1024  # bytes

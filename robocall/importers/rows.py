@@ -21,12 +21,12 @@ from robocall.importers.reading import Sheet
 from robocall.importers.values import (
     ValueProblem,
     cell_text,
-    name_key,
     parse_birth_year,
     parse_classification,
     parse_date,
     parse_sex,
 )
+from robocall.kit.text import name_key
 
 TEXT_FIELDS = (
     "address_detail",

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
-from functools import lru_cache
 from typing import Any
 
 from robocall.contacts.models import Classification, Sex
@@ -22,8 +21,6 @@ _TIME_TAIL = re.compile(r"[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?$")
 _VIETNAMESE_DATE = re.compile(
     r"ngày\s*(\d{1,2})\s*tháng\s*(\d{1,2})\s*năm\s*(\d{4})", re.IGNORECASE
 )
-_TONE_MARKS = {"\u0300": "1", "\u0301": "2", "\u0309": "3", "\u0303": "4", "\u0323": "5"}
-_TONE_MARK = re.compile("[" + "".join(_TONE_MARKS) + "]")
 _CLASSIFICATION = re.compile(r"F\s*[-_.]?\s*([0-3])", re.IGNORECASE)
 _SEX_WORDS = {
     "nam": Sex.male,
@@ -61,24 +58,6 @@ def cell_text(value: Any) -> str | None:
     if isinstance(value, dt.date | dt.time):
         return value.isoformat()
     return str(value)
-
-
-@lru_cache(maxsize=65536)
-def name_key(name: str) -> str:
-    """A name for matching: case-folded, each syllable's tone mark moved to its end.
-
-    "Hoà" and "Hòa", "Thuỷ" and "Thủy" differ only in where the tone mark sits.
-    """
-    folded = name.casefold()
-    if folded.isascii():
-        return " ".join(folded.split())
-    words = []
-    for word in unicodedata.normalize("NFD", folded).split():
-        mark = _TONE_MARK.search(word)
-        if mark is not None:
-            word = _TONE_MARK.sub("", word) + _TONE_MARKS[mark.group()]
-        words.append(word)
-    return unicodedata.normalize("NFC", " ".join(words))
 
 
 def _this_year() -> int:

@@ -14,12 +14,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from sqlalchemy.orm import Session
 
+from robocall.http.deps import db_session
 from robocall.ivr import service
 from robocall.ivr.models import CallDirection
 from robocall.telephony.dialect import call_dialect
 from robocall.telephony.voice import CallerTurn, MissingCallField
-from robocall.web.deps import db_session
-from robocall.web.webhook_auth import SignedForm, query_int
+from robocall.telephony.webhook_auth import SignedForm, query_int
 
 # Under the provider's webhook prefix (see `robocall.web.webhooks`).
 router = APIRouter()

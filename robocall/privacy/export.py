@@ -15,7 +15,7 @@ from robocall.contacts.service import contact_json
 from robocall.db import utcnow
 from robocall.hotline.models import HotlineReport
 from robocall.ivr.models import CallAnswer, CallSession
-from robocall.sms.models import Message
+from robocall.telephony.messages import Message
 from robocall.telephony.models import Call
 from robocall.units.models import Unit
 

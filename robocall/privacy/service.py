@@ -32,8 +32,8 @@ from robocall.hotline.models import HotlineReport, ReportNotification
 from robocall.importers.models import ImportBatch
 from robocall.ivr.models import CallAnswer, CallSession
 from robocall.kit.masking import mask_phone
-from robocall.sms.models import Message, MessageDirection
 from robocall.telephony.base import CallDirection
+from robocall.telephony.messages import Message, MessageDirection
 from robocall.telephony.models import Call, CallEvent
 from robocall.users.models import AuditEntry
 from robocall.users.service import record_audit

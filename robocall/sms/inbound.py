@@ -18,15 +18,15 @@ from robocall.contacts.service import (
     add_opt_out,
     remove_resident_opt_outs,
 )
-from robocall.hotline.answers import answer_question
 from robocall.hotline.models import ReportChannel
 from robocall.hotline.service import SEND_RESIDENT_SMS_JOB, ReportSource, record_report
+from robocall.ivr.answers import answer_question
 from robocall.ivr.library import get_library
 from robocall.kit.masking import mask_phone
 from robocall.kit.text import strip_diacritics
 from robocall.kit.yamlfile import load
-from robocall.sms.models import Message, MessageDirection
 from robocall.telephony.base import MessageEventData
+from robocall.telephony.messages import Message, MessageDirection
 from robocall.workers.queues import enqueue_after_commit
 
 log = logging.getLogger(__name__)

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Response
 from sqlalchemy.orm import Session
 
+from robocall.http.deps import db_session
 from robocall.telephony.base import CallEventKind
 from robocall.telephony.service import (
     record_call_event,
@@ -14,8 +15,7 @@ from robocall.telephony.service import (
     record_message_event,
 )
 from robocall.telephony.twilio_provider import call_event_from, message_event_from
-from robocall.web.deps import db_session
-from robocall.web.webhook_auth import SignedForm
+from robocall.telephony.webhook_auth import SignedForm
 
 # Under /webhooks/twilio (see `robocall.web.webhooks`).
 router = APIRouter()

@@ -26,7 +26,6 @@ from robocall.config import get_settings
 from robocall.db import utcnow
 from robocall.kit.masking import mask_phone
 from robocall.kit.text import nfc
-from robocall.sms.models import Message, MessageDirection, SmsEncoding
 from robocall.telephony.base import (
     AnsweredBy,
     CallDirection,
@@ -38,6 +37,7 @@ from robocall.telephony.base import (
     ProviderCall,
     TelephonyProvider,
 )
+from robocall.telephony.messages import Message, MessageDirection, SmsEncoding
 from robocall.telephony.models import Call, CallEvent
 from robocall.telephony.provider import get_provider
 from robocall.telephony.segments import sms_encoding, sms_segments

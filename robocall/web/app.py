@@ -15,13 +15,13 @@ from robocall.campaigns.routes import router as campaigns_router
 from robocall.config import get_settings, require_secrets
 from robocall.contacts.routes import router as contacts_router
 from robocall.hotline.routes import router as reports_router
+from robocall.http.auth import LoginRequired
 from robocall.importers.routes import router as imports_router
 from robocall.ivr.library import get_library
 from robocall.kit.heap import settle_heap
 from robocall.telephony.service import WEBHOOKS
 from robocall.users.service import dummy_password_hash
 from robocall.web import auth_routes
-from robocall.web.auth import LoginRequired
 from robocall.web.pages import (
     account,
     admin,

@@ -14,6 +14,8 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from robocall.http.auth import api_user, client_ip, csrf_protect, csrf_token, page_user, sign_in
+from robocall.http.deps import db_session
 from robocall.users.login import (
     LoginCandidate,
     LoginRefused,
@@ -23,8 +25,6 @@ from robocall.users.login import (
 )
 from robocall.users.models import User
 from robocall.users.service import record_audit
-from robocall.web.auth import api_user, client_ip, csrf_protect, csrf_token, page_user, sign_in
-from robocall.web.deps import db_session
 from robocall.web.i18n import language
 
 router = APIRouter()

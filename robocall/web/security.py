@@ -22,9 +22,9 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from robocall.config import IPNetwork, get_settings
+from robocall.http.auth import CSRF_FIELD, api_user, page_user, upload_sender
 from robocall.users.models import User
 from robocall.users.service import request_client_ip
-from robocall.web.auth import CSRF_FIELD, api_user, page_user, upload_sender
 from robocall.web.pages.common import error_page, strings
 
 if TYPE_CHECKING:

@@ -13,7 +13,7 @@ from fastapi import Depends, FastAPI
 
 from robocall.ivr import routes as ivr_routes
 from robocall.telephony import routes as telephony_routes
-from robocall.web.webhook_auth import signed_form
+from robocall.telephony.webhook_auth import signed_form
 
 
 def webhooks_app() -> FastAPI:

@@ -30,9 +30,9 @@ from robocall.hotline.models import NotificationStatus, ReportChannel, ReportNot
 from robocall.hotline.scheduled import alerts_sweeper
 from robocall.hotline.service import ReportSource, file_report
 from robocall.ivr.library import get_library
+from robocall.processes import make_worker
 from robocall.telephony.provider import reset_provider
 from robocall.workers.connection import get_redis
-from robocall.workers.processes import make_worker
 from tests.simulator.harness import running_simulator, serving_app
 
 RESIDENTS = ("+84912000101", "+84912000102", "+84912000103")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import threading
 
-from robocall.campaigns import dispatch, runner, tasks
-from robocall.campaigns.runner import run_until_done, use_simulator
+from robocall import runner
+from robocall.campaigns import dispatch, tasks
+from robocall.runner import run_until_done, use_simulator
 from robocall.runtime import embedded_simulator
 from tests.campaigns.helpers import PERSONAS, assert_exactly_as_intended, make_campaign
 

@@ -6,12 +6,12 @@ from sqlalchemy import select
 
 from robocall.campaigns.models import Attempt, Campaign, CampaignStatus, Target
 from robocall.campaigns.results import results
-from robocall.campaigns.runner import run_until_done, use_simulator
 from robocall.campaigns.service import create_campaign, start_campaign
 from robocall.contacts.models import OptOut
 from robocall.contacts.service import add_opt_out
 from robocall.ivr.models import CallSession
-from robocall.sms.models import Message
+from robocall.runner import run_until_done, use_simulator
+from robocall.telephony.messages import Message
 
 ALL_DAY = "00:00-24:00"
 ANSWERS_ALL = (

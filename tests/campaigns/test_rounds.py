@@ -20,7 +20,6 @@ from robocall.campaigns.models import (
     TargetStatus,
 )
 from robocall.campaigns.results import results
-from robocall.campaigns.runner import run_until_done, use_simulator
 from robocall.campaigns.service import (
     create_campaign,
     pause_campaign,
@@ -29,7 +28,8 @@ from robocall.campaigns.service import (
 )
 from robocall.contacts.models import Classification
 from robocall.content import load_content
-from robocall.sms.models import Message
+from robocall.runner import run_until_done, use_simulator
+from robocall.telephony.messages import Message
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 

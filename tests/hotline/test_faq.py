@@ -58,7 +58,7 @@ def test_synonyms_bring_loan_words_to_the_faq_words():
 
 
 def test_free_text_sms_questions_get_the_same_answers():
-    from robocall.hotline.answers import answer_question
+    from robocall.ivr.answers import answer_question
 
     answer = answer_question(text="cho hoi tai bluezone o dau")
     assert answer is not None and answer.question_id == "bluezone_install"

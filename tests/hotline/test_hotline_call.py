@@ -19,8 +19,8 @@ from robocall.hotline.models import (
 from robocall.hotline.tasks import AlertNotSent, send_report_notification
 from robocall.ivr import service
 from robocall.ivr.service import ContactMatch
+from robocall.processes import make_worker
 from robocall.units.service import ensure_sample_units, get_by_code
-from robocall.workers.processes import make_worker
 from robocall.workers.queues import get_queue
 from tests.ivr.driver import WebhookCall
 

@@ -9,17 +9,17 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import select
 
+from robocall.cli.tryout import try_flow
 from robocall.contacts.models import Classification, Contact
 from robocall.hotline import notify
 from robocall.hotline.models import HotlineReport
 from robocall.ivr import service as ivr
-from robocall.ivr.tryout import try_flow
+from robocall.processes import make_worker
 from robocall.runtime import stop_embedded_simulator
-from robocall.sms.models import Message
+from robocall.telephony.messages import Message
 from robocall.telephony.provider import reset_provider
 from robocall.units.service import ensure_sample_units, get_by_code
 from robocall.web.app import create_app
-from robocall.workers.processes import make_worker
 
 RESIDENT = "+84912345678"
 DISTRICT_DUTY = {"+84912000769", "+84987000769"}  # ivr_flows/duty.yaml, unit 769

@@ -16,9 +16,9 @@ from robocall.db import session_scope, utcnow
 from robocall.importers import tasks
 from robocall.importers.models import ImportBatch, Upload, UploadState
 from robocall.importers.scheduled import LOST_AFTER, RUNNING_LOST_AFTER, uploads_sweeper
+from robocall.processes import make_worker
 from robocall.users.models import AuditEntry, Role
 from robocall.workers.connection import get_redis
-from robocall.workers.processes import make_worker
 from robocall.workers.queues import get_queue
 from tests.web.helpers import page_csrf, signed_in_client
 

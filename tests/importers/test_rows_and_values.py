@@ -9,11 +9,11 @@ from robocall.db import session_scope
 from robocall.importers.service import import_file
 from robocall.importers.values import (
     ValueProblem,
-    name_key,
     parse_birth_year,
     parse_classification,
     parse_date,
 )
+from robocall.kit.text import name_key
 from tests.importers.helpers import contacts_by_row
 
 

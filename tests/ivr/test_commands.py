@@ -10,17 +10,17 @@ from typer.testing import CliRunner
 
 from robocall import db
 from robocall.cli import app
+from robocall.cli.tryout import NOT_SENT
 from robocall.config import get_settings
 from robocall.contacts.models import Classification, Contact
 from robocall.hotline import notify
 from robocall.hotline.models import HotlineReport, NotificationStatus, ReportNotification
 from robocall.ivr.models import CallSession
-from robocall.ivr.tryout import NOT_SENT
-from robocall.sms.models import Message
+from robocall.processes import make_worker
+from robocall.telephony.messages import Message
 from robocall.telephony.models import Call
 from robocall.units.service import ensure_sample_units, get_by_code
 from robocall.workers.connection import get_redis
-from robocall.workers.processes import make_worker
 from robocall.workers.queues import QUEUE_NAMES, get_queue
 
 

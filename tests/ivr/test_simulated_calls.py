@@ -11,9 +11,9 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from robocall.cli import app as cli_app
+from robocall.cli.tryout import try_flow
 from robocall.hotline.models import HotlineReport
 from robocall.ivr.models import CallSession
-from robocall.ivr.tryout import try_flow
 from robocall.web.app import create_app
 from robocall.workers.connection import get_redis
 

@@ -218,7 +218,7 @@ def test_hotline_hang_up_midway_keeps_a_partial_report(client, session):
 
 def test_bluezone_link_is_texted_by_a_job_after_the_call_step(client, session):
     from robocall.hotline import notify
-    from robocall.workers.processes import make_worker
+    from robocall.processes import make_worker
     from robocall.workers.queues import get_queue
 
     call = WebhookCall(client, "CA0010", caller="+84903334444").answer_outbound("bluezone_guide")

@@ -41,7 +41,6 @@ from robocall.hotline.models import (
 from robocall.importers.models import ImportBatch
 from robocall.ivr.models import CallAnswer, CallSession, CallSessionStatus
 from robocall.ivr.models import CallDirection as SessionDirection
-from robocall.sms.models import Message, MessageDirection, SmsEncoding
 from robocall.telephony.base import (
     AnsweredBy,
     CallDirection,
@@ -49,6 +48,7 @@ from robocall.telephony.base import (
     CallStatus,
     MessageStatus,
 )
+from robocall.telephony.messages import Message, MessageDirection, SmsEncoding
 from robocall.telephony.models import Call, CallEvent
 from robocall.units.service import ensure_sample_units, get_by_code
 

@@ -9,8 +9,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
+from robocall.cli.privacy import privacy_app
 from robocall.contacts.models import Contact
-from robocall.privacy.commands import privacy_app
 from robocall.privacy.service import ANONYMISED_NAME, is_placeholder
 from robocall.users.models import AuditEntry
 from tests.privacy.helpers import AN, HOUSEHOLD, District, every_text, one

@@ -20,7 +20,7 @@ from robocall.importers.models import ImportBatch
 from robocall.ivr.models import CallAnswer, CallSession
 from robocall.privacy.scheduled import anonymise_expired_job
 from robocall.privacy.service import ANONYMISED_NAME, anonymise_expired, is_placeholder
-from robocall.sms.models import Message
+from robocall.telephony.messages import Message
 from robocall.telephony.models import Call, CallEvent
 from robocall.users.models import AuditEntry
 from robocall.users.service import Scope

@@ -14,9 +14,9 @@ from typer.testing import CliRunner
 
 from robocall.cli import app
 from robocall.config import get_settings
-from robocall.sms.models import Message, MessageDirection
 from robocall.telephony import service
 from robocall.telephony.base import CallDirection, CallStatus
+from robocall.telephony.messages import Message, MessageDirection
 from robocall.telephony.models import Call
 from robocall.telephony.twilio_provider import TwilioProvider
 

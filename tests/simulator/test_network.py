@@ -11,7 +11,7 @@ from robocall.simulator.personas import Behaviour, Outcome
 from robocall.telephony import service
 from robocall.telephony.base import CallEventKind, CallStatus
 from robocall.telephony.models import Call, CallEvent
-from robocall.web.webhook_auth import signed_form
+from robocall.telephony.webhook_auth import signed_form
 from tests.simulator.harness import adapter, running_simulator
 
 RESIDENTS = [f"+8491234567{i}" for i in range(6)]

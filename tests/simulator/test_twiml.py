@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import Depends, FastAPI, Request, Response
 
-from robocall.web.webhook_auth import signed_form
+from robocall.telephony.webhook_auth import signed_form
 from tests.simulator.harness import adapter, running_simulator
 
 BASE = "https://robocall.test"

@@ -14,9 +14,9 @@ from robocall.contacts.service import is_opted_out
 from robocall.db import utcnow
 from robocall.hotline.models import HotlineReport, ReportChannel, ReportKind
 from robocall.sms.inbound import handle_inbound_sms, keyword_key, load_keywords
-from robocall.sms.models import Message, MessageDirection, SmsEncoding
 from robocall.telephony import service as telephony
 from robocall.telephony.base import MessageEventData, MessageStatus
+from robocall.telephony.messages import Message, MessageDirection, SmsEncoding
 from robocall.workers.queues import get_queue
 
 RESIDENT = "+84912345678"

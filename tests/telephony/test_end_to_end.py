@@ -7,9 +7,9 @@ from sqlalchemy import func, select
 
 from robocall.config import reset_settings_cache
 from robocall.runtime import embedded_simulator, stop_embedded_simulator
-from robocall.sms.models import Message, MessageDirection, SmsEncoding
 from robocall.telephony import service
 from robocall.telephony.base import AnsweredBy, CallEventKind, CallStatus, MessageStatus
+from robocall.telephony.messages import Message, MessageDirection, SmsEncoding
 from robocall.telephony.models import Call, CallEvent
 from robocall.telephony.provider import reset_provider
 from tests.simulator.harness import adapter, running_simulator, serving_app

@@ -11,8 +11,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from robocall.config import get_settings
-from robocall.sms.models import Message, MessageDirection
 from robocall.telephony.base import AnsweredBy, CallStatus, MessageStatus
+from robocall.telephony.messages import Message, MessageDirection
 from robocall.telephony.models import Call, CallEvent
 from robocall.telephony.signature import compute_signature
 from robocall.web.app import create_app

@@ -121,7 +121,7 @@ def served_app() -> Iterator[str]:
 @contextmanager
 def running_worker(queues: list[str]) -> Iterator[None]:
     """An rq worker in a thread, emptying `queues` until the block ends."""
-    from robocall.workers.processes import make_worker
+    from robocall.processes import make_worker
 
     stop = threading.Event()
 

@@ -11,8 +11,8 @@ from typing import Any
 from python_calamine import CalamineWorkbook
 from sqlalchemy import select
 
-from robocall.campaigns.runner import run_until_done, use_simulator
 from robocall.hotline.models import HotlineReport, ReportStatus
+from robocall.runner import run_until_done, use_simulator
 from robocall.users.models import AuditEntry, Role
 from tests.campaigns.conftest import campaign_process  # noqa: F401  (wires campaigns in)
 from tests.importers.helpers import FIXTURES

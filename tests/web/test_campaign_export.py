@@ -20,10 +20,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
-from robocall.campaigns.runner import run_until_done, use_simulator
 from robocall.campaigns.service import create_campaign, start_campaign
 from robocall.cli import app as cli_app
 from robocall.contacts.models import Classification, Contact
+from robocall.runner import run_until_done, use_simulator
 from robocall.units.service import ensure_sample_units, get_by_code
 from robocall.users.models import AuditEntry, Role
 from tests.campaigns.conftest import campaign_process  # noqa: F401  (wires campaigns in)

@@ -14,9 +14,9 @@ from robocall.db import session_scope, utcnow
 from robocall.exports import tasks
 from robocall.exports.models import ExportState, PreparedExport
 from robocall.exports.scheduled import LOST_AFTER, RUNNING_LOST_AFTER, exports_sweeper
+from robocall.processes import make_worker
 from robocall.users.models import Role
 from robocall.workers.connection import get_redis
-from robocall.workers.processes import make_worker
 from robocall.workers.queues import get_queue
 from tests.web.conftest import World
 from tests.web.helpers import page_csrf, signed_in_client

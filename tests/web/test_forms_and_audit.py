@@ -110,7 +110,7 @@ def test_wrong_passwords_slow_sign_in_until_an_administrator_lifts_it(session, w
 
 
 def test_each_audited_action_writes_an_entry(session, world: World, redis_url):
-    from robocall.workers.processes import make_worker
+    from robocall.processes import make_worker
 
     client = signed_in_client(session, "quantri", Role.admin, None)
     csrf = page_csrf(client)

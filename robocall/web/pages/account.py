@@ -9,10 +9,10 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
+from robocall.http.auth import csrf_protect, sign_in
+from robocall.http.deps import db_session
 from robocall.users.login import LoginRefused, change_own_password
 from robocall.users.service import MIN_PASSWORD_LENGTH, record_audit
-from robocall.web.auth import csrf_protect, sign_in
-from robocall.web.deps import db_session
 from robocall.web.pages.common import Viewer, render, viewer
 
 router = APIRouter(prefix="/account", include_in_schema=False)

@@ -13,6 +13,8 @@ from sqlalchemy.orm import Session
 
 from robocall.config import get_settings
 from robocall.db import utcnow
+from robocall.http.auth import csrf_protect
+from robocall.http.deps import db_session
 from robocall.users.login import LoginThrottle
 from robocall.users.models import Role, User
 from robocall.users.service import (
@@ -26,8 +28,6 @@ from robocall.users.service import (
     record_audit,
     revoke_api_token,
 )
-from robocall.web.auth import csrf_protect
-from robocall.web.deps import db_session
 from robocall.web.pages.common import Viewer, render, strings, units_in_scope, viewer
 
 router = APIRouter(prefix="/admin", include_in_schema=False)

@@ -16,14 +16,14 @@ from robocall.campaigns.access import campaign_runnable, campaign_visible, visib
 from robocall.campaigns.definitions import list_presets, load_preset
 from robocall.campaigns.models import Campaign, CampaignStatus
 from robocall.campaigns.results import progress
+from robocall.campaigns.sms import estimate_campaign_sms
 from robocall.config import get_settings
+from robocall.http.auth import csrf_protect
+from robocall.http.deps import db_session
 from robocall.importers.models import ImportBatch
-from robocall.sms.campaign import estimate_campaign_sms
 from robocall.units.service import get_by_code
 from robocall.users.scoping import within
 from robocall.users.service import record_audit
-from robocall.web.auth import csrf_protect
-from robocall.web.deps import db_session
 from robocall.web.pages.common import Viewer, render, units_in_scope, viewer
 
 router = APIRouter(include_in_schema=False)

@@ -16,11 +16,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from robocall.config import get_settings
+from robocall.http.auth import csrf_token, page_user
+from robocall.http.deps import db_session
 from robocall.units.models import Unit
 from robocall.users.models import Role, User
 from robocall.users.service import Scope, can_change, scope_of
-from robocall.web.auth import csrf_token, page_user
-from robocall.web.deps import db_session
 from robocall.web.i18n import LANGUAGES, language
 
 WEB_DIR = Path(__file__).resolve().parent.parent

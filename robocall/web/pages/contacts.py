@@ -16,11 +16,11 @@ from robocall.contacts.models import Classification, Contact
 from robocall.contacts.service import ContactQueryError, get_contact, is_opted_out, list_contacts
 from robocall.hotline.models import HotlineReport
 from robocall.hotline.scoping import reports_within
+from robocall.http.deps import db_session
 from robocall.ivr.models import CallSession
 from robocall.telephony.models import Call
 from robocall.users.scoping import within
 from robocall.users.service import Scope, record_audit, rows_shown
-from robocall.web.deps import db_session
 from robocall.web.pages.common import Viewer, render, units_in_scope, viewer
 
 router = APIRouter(include_in_schema=False)

@@ -15,8 +15,8 @@ from robocall.exports.situation import build_situation
 from robocall.hotline.models import HotlineReport, ReportStatus
 from robocall.hotline.scoping import reports_within
 from robocall.hotline.service import failed_alerts
+from robocall.http.deps import db_session
 from robocall.users.service import record_audit, rows_shown
-from robocall.web.deps import db_session
 from robocall.web.pages.common import Viewer, local_today, render, viewer
 
 router = APIRouter(include_in_schema=False)

@@ -32,11 +32,11 @@ from robocall.exports.service import (
     write_export,
 )
 from robocall.exports.tasks import export_status, prepared_file, queue_export
+from robocall.http.auth import api_user, csrf_protect, user_scope
+from robocall.http.deps import db_session
 from robocall.units.service import get_by_code
 from robocall.users.models import User
 from robocall.users.service import Scope, record_audit
-from robocall.web.auth import api_user, csrf_protect, user_scope
-from robocall.web.deps import db_session
 from robocall.web.pages.common import Viewer, local_today, render, units_in_scope, viewer
 
 router = APIRouter(include_in_schema=False)

@@ -17,10 +17,10 @@ from robocall.contacts.service import (
     remove_opt_out,
     visible_opt_out,
 )
+from robocall.http.auth import csrf_protect
+from robocall.http.deps import db_session
 from robocall.units.models import Unit
 from robocall.users.service import record_audit
-from robocall.web.auth import csrf_protect
-from robocall.web.deps import db_session
 from robocall.web.pages.common import Viewer, render, strings, viewer
 
 router = APIRouter(include_in_schema=False)

@@ -13,10 +13,10 @@ from robocall.contacts.models import Contact
 from robocall.hotline.models import HotlineReport, ReportContact, ReportStatus
 from robocall.hotline.routes import change_report_status, report_in_scope
 from robocall.hotline.scoping import reports_within
+from robocall.http.auth import csrf_protect
+from robocall.http.deps import db_session
 from robocall.users.scoping import within
 from robocall.users.service import record_audit, rows_shown
-from robocall.web.auth import csrf_protect
-from robocall.web.deps import db_session
 from robocall.web.pages.common import Viewer, render, viewer
 
 router = APIRouter(include_in_schema=False)

@@ -12,6 +12,8 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from robocall.contacts.models import Classification
+from robocall.http.auth import csrf_protect
+from robocall.http.deps import db_session
 from robocall.importers.models import ImportBatch
 from robocall.importers.preview import preview_file
 from robocall.importers.reading import ImportRefused
@@ -19,8 +21,6 @@ from robocall.importers.routes import import_unit, read_limited
 from robocall.importers.service import import_file
 from robocall.importers.tasks import keep_upload, pending_upload, queue_upload, upload_status
 from robocall.users.scoping import within
-from robocall.web.auth import csrf_protect
-from robocall.web.deps import db_session
 from robocall.web.pages.common import Viewer, render, units_in_scope, viewer
 
 router = APIRouter(include_in_schema=False)

@@ -12,10 +12,10 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from robocall.cli.contacts import app as contacts_app
+from robocall.cli.importers import import_lists
 from robocall.commandline import console, err_console, fail, prepare_database
 from robocall.config import get_settings
-from robocall.contacts.commands import app as contacts_app
-from robocall.importers.commands import import_lists
 from robocall.kit.stopping import note_stop_signal
 
 app = typer.Typer(
@@ -37,8 +37,8 @@ def serve(
     workers: Annotated[int, typer.Option(help="uvicorn worker processes.")] = 1,
 ) -> None:
     """Serve the web UI, the JSON API and the provider webhooks."""
+    from robocall.processes import run_serve
     from robocall.schema import SchemaNotReady
-    from robocall.workers.processes import run_serve
 
     try:
         run_serve(host, port, workers)
@@ -57,8 +57,8 @@ def worker(
     burst: Annotated[bool, typer.Option(help="Stop when the queues are empty.")] = False,
 ) -> None:
     """Run an rq worker: places calls, sends SMS, runs imports and exports."""
+    from robocall.processes import run_worker
     from robocall.schema import SchemaNotReady
-    from robocall.workers.processes import run_worker
 
     try:
         run_worker(queue, health_port, burst=burst)
@@ -76,15 +76,15 @@ def scheduler(
     ] = None,
 ) -> None:
     """Run the scheduler: campaign ticks, retries, daily rounds (one active, others stand by)."""
+    from robocall.processes import run_scheduler
     from robocall.schema import SchemaNotReady
     from robocall.workers.connection import get_redis
     from robocall.workers.periodic import registered
-    from robocall.workers.processes import run_scheduler
     from robocall.workers.scheduler import run_eager
 
     try:
         if eager:
-            from robocall.workers.processes import bootstrap
+            from robocall.processes import bootstrap
 
             bootstrap()  # registers every domain's periodic jobs
             if eager not in registered():
@@ -236,13 +236,13 @@ def show_config() -> None:
 
 # --- the domains' command groups -------------------------------------------------------
 
-from robocall.campaigns.commands import campaign_app, optout_app  # noqa: E402
-from robocall.exports.commands import app as export_app  # noqa: E402
-from robocall.hotline.commands import reports_app  # noqa: E402
-from robocall.ivr.commands import flows_app  # noqa: E402
-from robocall.privacy.commands import privacy_app  # noqa: E402
-from robocall.simulator.commands import app as simulator_app  # noqa: E402
-from robocall.users.commands import app as users_app  # noqa: E402
+from robocall.cli.campaigns import campaign_app, optout_app  # noqa: E402
+from robocall.cli.exports import app as export_app  # noqa: E402
+from robocall.cli.hotline import reports_app  # noqa: E402
+from robocall.cli.ivr import flows_app  # noqa: E402
+from robocall.cli.privacy import privacy_app  # noqa: E402
+from robocall.cli.simulator import app as simulator_app  # noqa: E402
+from robocall.cli.users import app as users_app  # noqa: E402
 
 app.command("import")(import_lists)
 app.add_typer(contacts_app, name="contacts")
@@ -277,7 +277,3 @@ def main() -> None:
         app()
     except KeyboardInterrupt:
         sys.exit(130)
-
-
-if __name__ == "__main__":
-    main()

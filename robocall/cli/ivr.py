@@ -145,7 +145,7 @@ def try_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print the transcript as JSON.")] = False,
 ) -> None:
     """Play a flow to a simulated resident (`_TRY_HELP`)."""
-    from robocall.ivr.tryout import TryError, try_flow_safely
+    from robocall.cli.tryout import TryError, try_flow_safely
     from robocall.simulator.delivery import format_transcript
     from robocall.web.app import create_app
 

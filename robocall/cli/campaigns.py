@@ -114,8 +114,8 @@ def _transition(action: str, campaign_id: int) -> None:
 def start_command(campaign_id: Annotated[int, typer.Argument(metavar="ID")]) -> None:
     """Start (or schedule, if it has a later start time) a draft campaign."""
     from robocall.campaigns.models import Campaign
+    from robocall.campaigns.sms import estimate_campaign_sms
     from robocall.db import session_scope
-    from robocall.sms.campaign import estimate_campaign_sms
 
     _prepare()
     with session_scope() as db_session:
@@ -201,11 +201,11 @@ def run_command(
     ] = None,
 ) -> None:
     """Run a campaign in this process (scheduler tick + worker) until it completes."""
-    from robocall.campaigns.runner import run_until_done, use_simulator
     from robocall.campaigns.service import CampaignError, start_campaign
     from robocall.config import get_settings
     from robocall.db import session_scope
-    from robocall.workers.processes import stop_on_signals
+    from robocall.processes import stop_on_signals
+    from robocall.runner import run_until_done, use_simulator
 
     if not until_done:
         raise _fail(

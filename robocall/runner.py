@@ -22,8 +22,8 @@ from robocall.campaigns.results import progress
 from robocall.campaigns.tasks import finish_dialling
 from robocall.config import get_settings, reset_settings_cache
 from robocall.db import session_scope
+from robocall.processes import bootstrap, make_worker
 from robocall.workers.connection import REDIS_DOWN
-from robocall.workers.processes import bootstrap, make_worker
 
 TICK_EVERY = 0.2  # seconds; the rate limiter spaces calls, ticking often keeps the queue fed
 SWEEP_EVERY = 5.0  # seconds

@@ -10,9 +10,9 @@ from sqlalchemy.orm import Session
 from starlette.types import Scope as AsgiScope
 
 from robocall.db import get_sessionmaker
+from robocall.http.deps import db_session
 from robocall.users.models import Role, User
 from robocall.users.service import Scope, can_change, scope_of, user_for_token
-from robocall.web.deps import db_session
 
 CSRF_FIELD = "csrf_token"
 
