@@ -10,11 +10,7 @@ from sqlalchemy import JSON, Enum, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from robocall.db import Base, utcnow
-
-
-class CallDirection(enum.StrEnum):
-    outbound = "outbound"
-    inbound = "inbound"
+from robocall.telephony.base import CallDirection
 
 
 class CallSessionStatus(enum.StrEnum):

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from robocall.http.deps import db_session
 from robocall.ivr import service
-from robocall.ivr.models import CallDirection
+from robocall.telephony.base import CallDirection
 from robocall.telephony.dialect import call_dialect
 from robocall.telephony.voice import CallerTurn, MissingCallField
 from robocall.telephony.webhook_auth import SignedForm, query_int

@@ -23,8 +23,9 @@ from robocall.hotline.service import ReportSource, duty_for_unit, file_report
 from robocall.ivr import engine
 from robocall.ivr.engine import CallInput, Effect, Situation, StepResult
 from robocall.ivr.library import FlowNotAvailable, Library, get_library
-from robocall.ivr.models import CallAnswer, CallDirection, CallSession, CallSessionStatus
+from robocall.ivr.models import CallAnswer, CallSession, CallSessionStatus
 from robocall.kit.masking import mask_phone
+from robocall.telephony.base import CallDirection
 from robocall.telephony.dialect import call_dialect
 from robocall.telephony.service import WEBHOOKS
 from robocall.telephony.voice import CallerTurn, goodbye
