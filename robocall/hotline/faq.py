@@ -17,7 +17,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from robocall.kit.text import nfc, strip_diacritics
+from robocall.kit.text import nfc, strip_diacritics, syllables
 from robocall.kit.yamlfile import LineDict, LineList, Problem
 
 DEFAULT_THRESHOLD = 0.4
@@ -25,7 +25,6 @@ DEFAULT_THRESHOLD = 0.4
 WHOLE_QUESTION_WEIGHT = 0.4
 # Score factor for each topic word missing on one side (see Faq.key_terms).
 KEY_MISS_FACTOR = 0.6
-_TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
 _K1 = 1.2
 _B = 0.75
 # Syllables that carry no topic in a spoken question ("cho tôi hỏi là ..."): they neither
@@ -36,11 +35,6 @@ FILLER = frozenset(
     "muốn biết cần làm gì sao bị đã rồi đang sẽ phải nên các những một".split()
 )
 _FILLER_PLAIN = frozenset(strip_diacritics(w) for w in FILLER)
-
-
-def syllables(text: str) -> list[str]:
-    """The lower-case NFC syllables of a text, punctuation dropped."""
-    return _TOKEN.findall(nfc(text).lower())
 
 
 def has_diacritics(text: str) -> bool:

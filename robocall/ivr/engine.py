@@ -18,12 +18,11 @@ import marshal
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from jinja2 import Template, TemplateError
 
-from robocall.hotline.faq import Faq, FaqMatch, syllables
 from robocall.ivr.flow import (
     ENV,
     OPTOUT_KEY,
@@ -33,9 +32,35 @@ from robocall.ivr.flow import (
     Node,
     Text,
 )
+from robocall.kit.text import syllables
 from robocall.telephony.voice import CallScript
 
 log = logging.getLogger(__name__)
+
+
+class Question(Protocol):
+    """A question the hotline answers (the FAQ is handed in; the engine only asks it)."""
+
+    @property
+    def id(self) -> str: ...
+
+    def answer(self, language: str) -> str: ...
+
+    def title(self, language: str) -> str: ...
+
+
+class Questions(Protocol):
+    """The answers a flow's `faq` question draws on: by menu key, or from what was said."""
+
+    def by_id(self, question_id: str) -> Question | None: ...
+
+    def match(self, text: str) -> QuestionMatch | None: ...
+
+
+class QuestionMatch(Protocol):
+    @property
+    def question(self) -> Question: ...
+
 
 # Nodes run in one step without waiting for the caller; a guard against a runaway script.
 MAX_NODES_PER_STEP = 200
@@ -91,7 +116,7 @@ class Situation:
     context: dict[str, Any]  # the contact fields the flow declared (name, household_names …)
     now: dt.datetime
     action_url: str  # absolute URL of the step webhook; `?step=N` is appended
-    faq: Faq | None = None
+    faq: Questions | None = None
     zone: str = "Asia/Ho_Chi_Minh"
     caller_phone: str = ""
     duty_phone: str | None = None  # the duty doctor for `transfer: duty`
@@ -450,22 +475,22 @@ class _Step:
 
     def handle_faq(self, node: Node, question: str, digits: str, speech: str) -> None:
         faq = self.situation.faq
-        match: FaqMatch | None = None
+        found: Question | None = None
         if faq is not None:
             if digits:
                 found = faq.by_id(node.faq_menu.get(digits, ""))
-                match = FaqMatch(found, 0.0, 1.0) if found else None
-                if match is None:
+                if found is None:
                     self.retry_or_default(node, "wrong_key", key=digits)
                     return
             else:
                 match = faq.match(speech)
-        if match is None:
+                found = match.question if match is not None else None
+        if found is None:
             self.record_answer(node, question, digits or None, speech or None, "")
             self.leave(node.not_understood, before=[self.message("not_understood")])
             return
-        self.record_answer(node, question, digits or None, speech or None, match.question.id)
-        self.say(match.question.answer(self.language))
+        self.record_answer(node, question, digits or None, speech or None, found.id)
+        self.say(found.answer(self.language))
         self.leave(node.next)
 
     def record_answer(

@@ -7,6 +7,7 @@ import unicodedata
 from functools import lru_cache
 
 _SPACES = re.compile(r"\s+")
+_SYLLABLE = re.compile(r"[^\W_]+", re.UNICODE)
 _TONE_MARKS = {"\u0300": "1", "\u0301": "2", "\u0309": "3", "\u0303": "4", "\u0323": "5"}
 _TONE_MARK = re.compile("[" + "".join(_TONE_MARKS) + "]")
 
@@ -43,3 +44,8 @@ def name_key(name: str) -> str:
             word = _TONE_MARK.sub("", word) + _TONE_MARKS[mark.group()]
         words.append(word)
     return unicodedata.normalize("NFC", " ".join(words))
+
+
+def syllables(text: str) -> list[str]:
+    """The lower-case NFC syllables of a text, punctuation dropped."""
+    return _SYLLABLE.findall(nfc(text).lower())

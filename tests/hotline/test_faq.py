@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from robocall.hotline.faq import syllables
+from robocall.kit.text import syllables
 from tests.ivr.driver import bundled_library
 
 EVAL = Path(__file__).with_name("faq_eval.yaml")
