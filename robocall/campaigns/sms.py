@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +28,18 @@ from robocall.workers.connection import get_redis
 log = logging.getLogger(__name__)
 
 BLUEZONE_URL = "https://bluezone.gov.vn"
+
+
+class SmsOutcome(enum.StrEnum):
+    """What became of one campaign SMS a worker was asked to send (or to look into)."""
+
+    sent = "sent"
+    skipped = "skipped"  # nothing to send (no SMS-capable number, or opted out)
+    failed = "failed"  # the provider refused it for good
+    already_handled = "already_handled"  # another job or the sweeper settled it first
+    redis_unavailable = "redis_unavailable"  # the rate limit could not be read: sent later
+    provider_unavailable = "provider_unavailable"  # the provider failed: sent later
+    not_sent = "not_sent"  # recovering: the provider never sent it; queued again
 
 
 def _date(value: dt.date | None) -> str:
@@ -63,12 +76,12 @@ def _contacts(db_session: Session, ids: list[int]) -> list[Contact]:
     return [by_id[i] for i in ids if i in by_id]
 
 
-def send_target_sms(*, target_id: int) -> str:
+def send_target_sms(*, target_id: int) -> SmsOutcome:
     """Send the campaign's SMS to one target (sms_state sending → sent, skipped or failed)."""
     with session_scope() as db_session:
         target = db_session.get(Target, target_id)
         if target is None or target.sms_state != SmsState.sending or target.message_sid:
-            return "already_handled"
+            return SmsOutcome.already_handled
         campaign = db_session.get(Campaign, target.campaign_id)
         assert campaign is not None
         if (
@@ -79,7 +92,7 @@ def send_target_sms(*, target_id: int) -> str:
             )
         ):
             target.sms_state = SmsState.skipped
-            return "skipped"
+            return SmsOutcome.skipped
         template = load_template(campaign.sms_template or "")
         contacts = _contacts(db_session, list(target.contact_ids))
         body = render_sms(
@@ -102,7 +115,7 @@ def send_target_sms(*, target_id: int) -> str:
             .execution_options(synchronize_session=False)
         )
         if not claimed.rowcount:  # type: ignore[attr-defined]
-            return "already_handled"
+            return SmsOutcome.already_handled
     settings = get_settings()
     limiter = RateLimiter(
         get_redis(),
@@ -114,14 +127,14 @@ def send_target_sms(*, target_id: int) -> str:
         ask_by = wait_for_rate_slot(limiter)
         if ask_by is None:
             _set_state(target_id, SmsState.queued)  # the scheduler claims it again
-            return "redis_unavailable"
+            return SmsOutcome.redis_unavailable
         try:
             return _send(target_id, campaign.kind, phone, body, ask_by)
         except telephony.TooLate:
             continue  # nothing sent, nothing written: the message takes the next slot
 
 
-def _send(target_id: int, kind: CampaignKind, phone: str, body: str, ask_by: float) -> str:
+def _send(target_id: int, kind: CampaignKind, phone: str, body: str, ask_by: float) -> SmsOutcome:
     """Send the target's SMS now (by `ask_by`) and record it; what happened, in a word."""
     with session_scope() as db_session:
         try:
@@ -135,13 +148,13 @@ def _send(target_id: int, kind: CampaignKind, phone: str, body: str, ask_by: flo
         except ProviderUnavailable:
             db_session.rollback()
             _set_state(target_id, SmsState.queued)  # the scheduler claims it again
-            return "provider_unavailable"
+            return SmsOutcome.provider_unavailable
         except (ProviderRejected, ProviderUncertain) as exc:
             # Uncertain: the message may have gone; never risk sending it twice.
             db_session.rollback()
             log.warning("SMS to %s not sent: %s", mask_phone(phone), exc)
             _set_state(target_id, SmsState.failed)
-            return "failed"
+            return SmsOutcome.failed
         target = db_session.get(Target, target_id, with_for_update=True)
         assert target is not None
         target.message_sid = message.sid
@@ -150,7 +163,7 @@ def _send(target_id: int, kind: CampaignKind, phone: str, body: str, ask_by: flo
             from robocall.campaigns.models import TargetStatus
 
             target.status = TargetStatus.reached
-    return "sent"
+    return SmsOutcome.sent
 
 
 def _set_state(target_id: int, state: SmsState) -> None:
@@ -166,7 +179,7 @@ def _set_state(target_id: int, state: SmsState) -> None:
                 target.status = TargetStatus.unreached
 
 
-def recover_target_sms(*, target_id: int) -> str:
+def recover_target_sms(*, target_id: int) -> SmsOutcome:
     """A worker claimed this target's SMS and died: ask the provider whether it went (an SMS
     to the number since the claim) and record it; only if not, give it back to be sent."""
     with session_scope() as db_session:
@@ -178,21 +191,21 @@ def recover_target_sms(*, target_id: int) -> str:
             or target.sms_claimed_at is None
             or target.phone is None
         ):
-            return "already_handled"
+            return SmsOutcome.already_handled
         phone, claimed_at = target.phone, target.sms_claimed_at
     sent_id = telephony.sent_sms_since(to=phone, body=None, since=claimed_at)
     with session_scope() as db_session:
         target = db_session.get(Target, target_id, with_for_update=True)
         if target is None or target.sms_claimed_at != claimed_at:
-            return "already_handled"
+            return SmsOutcome.already_handled
         if sent_id is None:
             target.sms_state = SmsState.queued
             target.sms_claimed_at = None
-            return "not_sent"
+            return SmsOutcome.not_sent
         target.message_sid = sent_id
         target.sms_state = SmsState.sent
     log.info("campaign SMS to %s had been sent before the worker died", mask_phone(phone))
-    return "sent"
+    return SmsOutcome.sent
 
 
 @dataclass(frozen=True)

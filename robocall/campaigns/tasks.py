@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import datetime as dt
+import enum
 import logging
 import threading
 import time
@@ -49,6 +50,7 @@ from robocall.campaigns.outcomes import (
     release_slot,
     slot_key,
 )
+from robocall.campaigns.sms import SmsOutcome, recover_target_sms, send_target_sms
 from robocall.campaigns.timing import window_of
 from robocall.config import get_settings
 from robocall.contacts.service import any_opt_out, opted_out_for_contacts
@@ -99,6 +101,26 @@ def _give_back(
     )
 
 
+class DialOutcome(enum.StrEnum):
+    """What became of one attempt the worker was asked to dial (or to look into)."""
+
+    placed = "placed"  # the provider has the call
+    rejected = "rejected"  # the provider refused the number for good: the attempt failed
+    already_handled = "already_handled"  # another job or the sweeper settled it first
+    cancelled = "cancelled"  # the campaign was cancelled: given back as cancelled
+    paused = "paused"  # the campaign is paused: given back for later
+    window_closed = "window_closed"  # outside the calling window: given back until it opens
+    opted_out = "opted_out"  # the number opted out since it was queued
+    redis_unavailable = "redis_unavailable"  # the limits could not be read: given back
+    no_slot = "no_slot"  # the concurrency cap stayed full: given back for later
+    provider_unavailable = "provider_unavailable"  # the provider failed: given back
+    uncertain = "uncertain"  # the provider may have dialled: the sweeper looks again
+    # Recovering an attempt stuck dialling or placed:
+    gone = "gone"  # the attempt no longer exists
+    refreshed = "refreshed"  # its call was brought up to date from the provider
+    nothing = "nothing"  # nothing to recover
+
+
 @dataclass(frozen=True)
 class _Dial:
     """A claimed attempt (now dialling), with what the provider call needs."""
@@ -133,11 +155,11 @@ def place_calls(attempt_ids: list[int], *, wait: bool = False) -> str:
     full = threading.Event()
     last_began = threading.Event()
 
-    def dial(index: int, attempt_id: int) -> str:
+    def dial(index: int, attempt_id: int) -> DialOutcome:
         if index == len(attempt_ids) - 1:
             last_began.set()
         outcome = place_call(attempt_id, slot_wait=dt.timedelta(0) if full.is_set() else SLOT_WAIT)
-        if outcome == "no_slot":
+        if outcome == DialOutcome.no_slot:
             full.set()
         return outcome
 
@@ -190,8 +212,8 @@ def _log_failure(attempt_id: int, future: concurrent.futures.Future[str]) -> Non
 
 def place_call(
     attempt_id: int, now: dt.datetime | None = None, *, slot_wait: dt.timedelta = SLOT_WAIT
-) -> str:
-    """Dial one claimed attempt (the rq job); returns what happened, in a word."""
+) -> DialOutcome:
+    """Dial one claimed attempt (the rq job); returns what happened."""
     slot_wait_ends = time.monotonic() + slot_wait.total_seconds()
     polled = False
     while True:
@@ -228,7 +250,7 @@ def place_call(
         if isinstance(ready, _Full):
             # The cap filled since the claim: this rate slot goes by unused.
             if time.monotonic() > room_wait_ends:
-                return _not_dialled(attempt_id, NO_SLOT_BACKOFF, word="no_slot")
+                return _not_dialled(attempt_id, NO_SLOT_BACKOFF, word=DialOutcome.no_slot)
             _wait_for_room(dial.slots, until=room_wait_ends)
             continue
         if ready is not None:
@@ -252,7 +274,7 @@ def place_call(
             except ProviderRejected as exc:
                 db_session.rollback()
                 _rejected(attempt_id, exc.code)
-                return "rejected"
+                return DialOutcome.rejected
             except ProviderUncertain:
                 db_session.rollback()
                 return _after_uncertain(attempt_id)
@@ -261,22 +283,24 @@ def place_call(
     log.info(
         "campaign %s attempt %s dialled %s", dial.campaign_id, attempt_id, mask_phone(dial.phone)
     )
-    return "placed"
+    return DialOutcome.placed
 
 
-def _ready_to_dial(attempt_id: int, dial: _Dial, now: dt.datetime | None) -> _Full | str | None:
+def _ready_to_dial(
+    attempt_id: int, dial: _Dial, now: dt.datetime | None
+) -> _Full | DialOutcome | None:
     """Just before the rate slot: the window still open, and a concurrency slot taken (no
     transaction: on SQLite it would wait for the write lock). None when the call may go;
     _Full when the cap is full now; otherwise why not, in a word (the attempt given back)."""
     at = (now or utcnow()) + dt.timedelta(seconds=ROOM_LEAD)
     if not dial.window.is_open(at):
-        return _not_dialled(attempt_id, dial.window.next_open(at), word="window_closed")
+        return _not_dialled(attempt_id, dial.window.next_open(at), word=DialOutcome.window_closed)
     try:
         if not dial.slots.try_acquire(slot_key(attempt_id)):
             return _Full(dial.slots)
     except REDIS_DOWN as exc:
         log.warning("attempt %s not dialled: Redis unreachable (%s)", attempt_id, exc)
-        return _not_dialled(attempt_id, REDIS_DOWN_BACKOFF, word="redis_unavailable")
+        return _not_dialled(attempt_id, REDIS_DOWN_BACKOFF, word=DialOutcome.redis_unavailable)
     return None
 
 
@@ -332,7 +356,7 @@ _MARK_DIALLING = (
 
 def _claim_for_dialling(
     attempt_id: int, now: dt.datetime | None, *, polled: bool, give_up: bool
-) -> _Dial | _Full | str:
+) -> _Dial | _Full | DialOutcome:
     """Check everything again and claim the attempt for dialling (queued → dialling).
 
     Returns what to dial, or why not, in a word. With every slot
@@ -342,25 +366,25 @@ def _claim_for_dialling(
     with session_scope() as db_session:
         row = db_session.execute(_CLAIM_VIEW, {"attempt_id": attempt_id}).one_or_none()
         if row is None or row.attempt_status != AttemptStatus.queued:
-            return "already_handled"
+            return DialOutcome.already_handled
         assert row.phone is not None
         at = now or utcnow()
 
-        def give_back(next_at: dt.datetime, status: TargetStatus, word: str) -> str:
+        def give_back(next_at: dt.datetime, status: TargetStatus, word: DialOutcome) -> DialOutcome:
             _give_back(db_session, attempt_id, row.target_id, next_at, status)
             return word
 
         if row.campaign_status == CampaignStatus.cancelled:
-            return give_back(at, TargetStatus.cancelled, "cancelled")
+            return give_back(at, TargetStatus.cancelled, DialOutcome.cancelled)
         if row.campaign_status != CampaignStatus.running:
-            return give_back(at, TargetStatus.pending, "paused")
+            return give_back(at, TargetStatus.pending, DialOutcome.paused)
         window = window_of(row)
         if not window.is_open(at):
-            return give_back(window.next_open(at), TargetStatus.pending, "window_closed")
+            return give_back(window.next_open(at), TargetStatus.pending, DialOutcome.window_closed)
         if row.any_opt_out and opted_out_for_contacts(
             db_session=db_session, phone=row.phone, contact_ids=row.contact_ids
         ):
-            return give_back(at, TargetStatus.opted_out, "opted_out")
+            return give_back(at, TargetStatus.opted_out, DialOutcome.opted_out)
         # Only a look, inside this transaction: the call takes its slot just before its rate
         # slot (_ready_to_dial), with a limiter that outlives this session.
         look = _campaign_slots(
@@ -371,17 +395,19 @@ def _claim_for_dialling(
             free = look.has_room_for(slot_key(attempt_id))
         except REDIS_DOWN as exc:
             log.warning("attempt %s not dialled: Redis unreachable (%s)", attempt_id, exc)
-            return give_back(at + REDIS_DOWN_BACKOFF, TargetStatus.pending, "redis_unavailable")
+            return give_back(
+                at + REDIS_DOWN_BACKOFF, TargetStatus.pending, DialOutcome.redis_unavailable
+            )
         if not free:
             if not give_up:
                 db_session.rollback()
                 return _Full(slots)
-            return give_back(at + NO_SLOT_BACKOFF, TargetStatus.pending, "no_slot")
+            return give_back(at + NO_SLOT_BACKOFF, TargetStatus.pending, DialOutcome.no_slot)
         claimed = db_session.execute(
             _MARK_DIALLING, {"attempt_id": attempt_id, "dialled_at": utcnow()}
         )
         if claimed.rowcount != 1:  # type: ignore[attr-defined]
-            return "already_handled"
+            return DialOutcome.already_handled
         return _Dial(
             phone=row.phone,
             flow=row.flow,
@@ -483,14 +509,14 @@ def _not_dialled(
     wait: dt.timedelta | dt.datetime | None,
     *,
     status: TargetStatus = TargetStatus.pending,
-    word: str = "provider_unavailable",
-) -> str:
+    word: DialOutcome = DialOutcome.provider_unavailable,
+) -> DialOutcome:
     """Give a claimed (dialling) attempt back: it does not count; the target waits `wait`
     (a delay, or until a moment; None: not at all)."""
     with session_scope() as db_session:
         attempt = db_session.get(Attempt, attempt_id, with_for_update=True)
         if attempt is None or attempt.status != AttemptStatus.dialling:
-            return "already_handled"
+            return DialOutcome.already_handled
         campaign = db_session.get(Campaign, attempt.campaign_id)
         assert campaign is not None
         release_slot(campaign, attempt.id)
@@ -514,19 +540,19 @@ def _rejected(attempt_id: int, code: int | None) -> None:
             mark_unreached(db_session=db_session, campaign=campaign, target=target)
 
 
-def _after_uncertain(attempt_id: int) -> str:
+def _after_uncertain(attempt_id: int) -> DialOutcome:
     """The provider may have dialled: look before dialling again."""
     with session_scope() as db_session:
         attempt = db_session.get(Attempt, attempt_id)
         if attempt is None or attempt.status != AttemptStatus.dialling:
-            return "already_handled"
+            return DialOutcome.already_handled
         target = db_session.get(Target, attempt.target_id)
         assert target is not None and target.phone is not None and attempt.dialled_at is not None
         phone, since = target.phone, attempt.dialled_at - UNCERTAIN_LOOKBACK
     try:
         listed = telephony.recent_calls_to(to=phone, since=since)
     except (ProviderUnavailable, ProviderUncertain):
-        return "uncertain"  # the sweeper looks again later
+        return DialOutcome.uncertain  # the sweeper looks again later
     with session_scope() as db_session:
         # A call another attempt already owns (an earlier try to the same number) is not ours.
         owned = set(
@@ -540,15 +566,15 @@ def _after_uncertain(attempt_id: int) -> str:
     with session_scope() as db_session:
         call = telephony.refresh_call(db_session=db_session, call_sid=found[0].sid)
         _adopt(db_session, attempt_id, call)
-    return "placed"
+    return DialOutcome.placed
 
 
-def recover_attempt(attempt_id: int, now: dt.datetime | None = None) -> str:
+def recover_attempt(attempt_id: int, now: dt.datetime | None = None) -> DialOutcome:
     """An attempt stuck dialling or placed: ask the provider what became of it."""
     with session_scope() as db_session:
         attempt = db_session.get(Attempt, attempt_id)
         if attempt is None:
-            return "gone"
+            return DialOutcome.gone
         status, call_sid = attempt.status, attempt.call_sid
     if status == AttemptStatus.dialling:
         return _after_uncertain(attempt_id)
@@ -560,20 +586,16 @@ def recover_attempt(attempt_id: int, now: dt.datetime | None = None) -> str:
                 if attempt is not None and call.status.is_final:
                     apply_call_outcome(db_session=db_session, attempt=attempt, call=call)
         except (ProviderUnavailable, ProviderUncertain):
-            return "uncertain"
-        return "refreshed"
-    return "nothing"
+            return DialOutcome.uncertain
+        return DialOutcome.refreshed
+    return DialOutcome.nothing
 
 
-def send_sms(target_id: int) -> str:
+def send_sms(target_id: int) -> SmsOutcome:
     """Send one target's campaign SMS (claimed by the scheduler: sms_state sending)."""
-    from robocall.campaigns.sms import send_target_sms
-
     return send_target_sms(target_id=target_id)
 
 
-def recover_sms(target_id: int) -> str:
+def recover_sms(target_id: int) -> SmsOutcome:
     """A worker died while sending this target's SMS: find out whether it went."""
-    from robocall.campaigns.sms import recover_target_sms
-
     return recover_target_sms(target_id=target_id)
