@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from robocall.campaigns.models import Campaign, Schedule
@@ -26,19 +28,13 @@ class Household:
         return any(c.sms_capable for c in self.contacts)
 
 
-def monitoring_day(campaign: Campaign, contact: Contact, day: dt.date) -> int | None:
-    """Day N of the contact's monitoring on `day` (1 = the day after exposure)."""
-    if contact.exposure_date is None:
-        return None
-    return (day - contact.exposure_date).days
-
-
-def audience_contacts(
-    *, db_session: Session, campaign: Campaign, day: dt.date | None = None
-) -> list[Contact]:
-    """The contacts the campaign's audience names, in a stable order (by id)."""
+def audience_query(
+    *, db_session: Session, campaign: Campaign, day: dt.date | None, columns: Sequence[Any]
+) -> Select[Any]:
+    """SQL for the contacts the campaign's audience names, in a stable order (by id); a daily
+    campaign's only while their monitoring lasts on `day`."""
     audience = campaign.audience or {}
-    query = select(Contact).order_by(Contact.id)
+    query = select(*columns).order_by(Contact.id)
     units = audience.get("units") or []
     if units:
         unit_ids: set[int] = set()
@@ -46,7 +42,7 @@ def audience_contacts(
             unit = get_by_code(db_session=db_session, code=code)
             if unit is not None:
                 unit_ids |= descendant_ids(db_session=db_session, unit_id=unit.id) | {unit.id}
-        query = query.where(Contact.unit_id.in_(unit_ids))
+        query = query.where(Contact.unit_id.in_(sorted(unit_ids)))
     if audience.get("classification"):
         query = query.where(Contact.classification == Classification(audience["classification"]))
     if audience.get("batches"):
@@ -56,18 +52,77 @@ def audience_contacts(
     within = audience.get("exposed_within_days")
     if within and day is not None:
         query = query.where(Contact.exposure_date >= day - dt.timedelta(days=int(within)))
-    contacts = list(db_session.scalars(query))
     if campaign.schedule == Schedule.daily and day is not None:
         # Each person once a day until exposure date + N days.
-        contacts = [
-            c
-            for c in contacts
-            if c.exposure_date is not None
-            and c.exposure_date
-            < day
-            <= c.exposure_date + dt.timedelta(days=campaign.monitoring_days)
-        ]
-    return contacts
+        query = query.where(
+            Contact.exposure_date < day,
+            Contact.exposure_date >= day - dt.timedelta(days=campaign.monitoring_days),
+        )
+    return query
+
+
+def audience_contacts(
+    *, db_session: Session, campaign: Campaign, day: dt.date | None = None
+) -> list[Contact]:
+    """The contacts the campaign's audience names, in a stable order (by id)."""
+    query = audience_query(db_session=db_session, campaign=campaign, day=day, columns=[Contact])
+    return list(db_session.scalars(query))
+
+
+def audience_exists(*, db_session: Session, campaign: Campaign, day: dt.date | None) -> bool:
+    """Whether anyone in the audience is due on `day`."""
+    query = audience_query(db_session=db_session, campaign=campaign, day=day, columns=[Contact.id])
+    return db_session.scalar(query.limit(1)) is not None
+
+
+@dataclass
+class Reached:
+    """One phone of a round: the contacts sharing it, read as plain columns."""
+
+    phone: str | None
+    contact_ids: list[int]
+    unit_ids: set[int | None]
+    sms_capable: bool
+    exposure_date: dt.date | None  # of the first contact (the one the call asks for)
+
+
+STREAM_ROWS = 5000  # contacts read from the database at a time
+
+
+def audience_phones(
+    *, db_session: Session, campaign: Campaign, day: dt.date | None
+) -> list[Reached]:
+    """The round's phones: one per phone number, one per contact with no phone, in the order
+    of their first contact. Read as columns a batch at a time, not as ORM objects, so that a
+    province's list fits in memory."""
+    query = audience_query(
+        db_session=db_session,
+        campaign=campaign,
+        day=day,
+        columns=[
+            Contact.id,
+            Contact.phone,
+            Contact.unit_id,
+            Contact.sms_capable,
+            Contact.exposure_date,
+        ],
+    ).execution_options(yield_per=STREAM_ROWS)
+    by_phone: dict[str, Reached] = {}
+    alone: list[Reached] = []
+    for contact_id, phone, unit_id, sms_capable, exposure_date in db_session.execute(query):
+        if not phone:
+            alone.append(Reached(None, [contact_id], {unit_id}, bool(sms_capable), exposure_date))
+            continue
+        reached = by_phone.get(phone)
+        if reached is None:
+            by_phone[phone] = Reached(
+                phone, [contact_id], {unit_id}, bool(sms_capable), exposure_date
+            )
+            continue
+        reached.contact_ids.append(contact_id)
+        reached.unit_ids.add(unit_id)
+        reached.sms_capable = reached.sms_capable or bool(sms_capable)
+    return [*by_phone.values(), *alone]
 
 
 def households(contacts: list[Contact]) -> list[Household]:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
-from robocall.campaigns.audience import audience_contacts, households, monitoring_day
+from robocall.campaigns.audience import audience_exists, audience_phones
 from robocall.campaigns.models import (
     Campaign,
     CampaignKind,
@@ -20,8 +21,9 @@ from robocall.campaigns.models import (
     TargetStatus,
 )
 from robocall.campaigns.timing import window_of
-from robocall.contacts.models import OptOut
+from robocall.contacts.service import OptOutCheck
 
+INSERT_ROWS = 5000  # targets written at a time
 ACTIVE_TARGET = (TargetStatus.pending, TargetStatus.calling)
 ACTIVE_SMS = (SmsState.queued, SmsState.sending)
 
@@ -46,14 +48,14 @@ def open_due_round(
         return None
     if campaign.schedule == Schedule.daily and any(r.day == day for r in rounds):
         return None
-    contacts = audience_contacts(db_session=db_session, campaign=campaign, day=day)
-    if campaign.schedule == Schedule.daily and not contacts and rounds:
+    reached = audience_phones(db_session=db_session, campaign=campaign, day=day)
+    if campaign.schedule == Schedule.daily and not reached and rounds:
         return None
     number = len(rounds) + 1
     round_ = CampaignRound(campaign_id=campaign.id, number=number, day=day)
     db_session.add(round_)
     db_session.flush()
-    opted_out = set(db_session.scalars(select(OptOut.phone)))
+    opted_out = OptOutCheck.load(db_session)
     wrong = set(
         db_session.scalars(
             select(Target.phone).where(
@@ -63,27 +65,28 @@ def open_due_round(
     )
     first_call = window_of(campaign).next_open(now)
     sms_only = campaign.kind == CampaignKind.sms
-    rows = []
-    for household in households(contacts):
+    rows: list[dict[str, Any]] = []
+    for phone in reached:
         status = TargetStatus.pending
         sms_state = SmsState.queued if sms_only else SmsState.none
-        if household.phone is None:
+        if phone.phone is None:
             status, sms_state = TargetStatus.no_phone, SmsState.none
-        elif household.phone in opted_out:
+        elif opted_out.covers(db_session, phone.phone, phone.unit_ids):
             status, sms_state = TargetStatus.opted_out, SmsState.none
-        elif household.phone in wrong:
+        elif phone.phone in wrong:
             status, sms_state = TargetStatus.wrong_number, SmsState.none
-        elif sms_only and not household.sms_capable:
+        elif sms_only and not phone.sms_capable:
             status, sms_state = TargetStatus.unreached, SmsState.skipped
-        first = household.contacts[0]
         rows.append(
             {
                 "campaign_id": campaign.id,
                 "round_id": round_.id,
-                "phone": household.phone,
-                "contact_ids": [c.id for c in household.contacts],
-                "sms_capable": household.sms_capable,
-                "monitoring_day": monitoring_day(campaign, first, day),
+                "phone": phone.phone,
+                "contact_ids": phone.contact_ids,
+                "sms_capable": phone.sms_capable,
+                "monitoring_day": (day - phone.exposure_date).days
+                if phone.exposure_date is not None
+                else None,
                 "status": status,
                 "sms_state": sms_state,
                 "next_at": now if sms_only else first_call,
@@ -91,6 +94,9 @@ def open_due_round(
                 "updated_at": now,
             }
         )
+        if len(rows) == INSERT_ROWS:
+            db_session.execute(insert(Target), rows)
+            rows = []
     if rows:
         db_session.execute(insert(Target), rows)
     return round_
@@ -121,7 +127,7 @@ def finish_if_done(*, db_session: Session, campaign: Campaign, now: dt.datetime)
     done = campaign.schedule == Schedule.one_off
     if campaign.schedule == Schedule.daily:
         tomorrow = local_day(campaign, now) + dt.timedelta(days=1)
-        done = not audience_contacts(db_session=db_session, campaign=campaign, day=tomorrow)
+        done = not audience_exists(db_session=db_session, campaign=campaign, day=tomorrow)
     if campaign.end_at is not None and now >= campaign.end_at:
         done = True
     if done and campaign.status == CampaignStatus.running:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import ColumnElement, Exists, exists, func, select
@@ -160,6 +160,40 @@ def is_opted_out(*, db_session: Session, phone: str, unit_ids: Collection[int | 
         and bool(wanted)
         and all(any(_applies(db_session, o, unit_id) for o in opt_outs) for unit_id in wanted)
     )
+
+
+@dataclass
+class OptOutCheck:
+    """Every opt-out, read once, to judge many numbers (opening a campaign round) with the
+    rule of `is_opted_out`."""
+
+    units_by_phone: dict[str, list[int | None]]
+    _above: dict[int, set[int]] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, db_session: Session) -> OptOutCheck:
+        units: dict[str, list[int | None]] = {}
+        for phone, unit_id in db_session.execute(select(OptOut.phone, OptOut.unit_id)):
+            units.setdefault(phone, []).append(unit_id)
+        return cls(units)
+
+    def covers(self, db_session: Session, phone: str, unit_ids: Collection[int | None]) -> bool:
+        """Whether `phone` must not be reached for contacts of `unit_ids`."""
+        opted = self.units_by_phone.get(phone)
+        if not opted:
+            return False
+        if None in opted:
+            return True
+        wanted = set(unit_ids)
+        return bool(wanted) and all(
+            unit_id is not None and any(u in self._units_above(db_session, unit_id) for u in opted)
+            for unit_id in wanted
+        )
+
+    def _units_above(self, db_session: Session, unit_id: int) -> set[int]:
+        if unit_id not in self._above:
+            self._above[unit_id] = ancestor_ids(db_session=db_session, unit_id=unit_id)
+        return self._above[unit_id]
 
 
 def opted_out_for_contacts(
