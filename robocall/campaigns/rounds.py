@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import Table, func, select
 from sqlalchemy.orm import Session
 
 from robocall.campaigns.audience import audience_exists, audience_phones
@@ -22,8 +22,9 @@ from robocall.campaigns.models import (
 )
 from robocall.campaigns.timing import window_of
 from robocall.contacts.service import OptOutCheck
+from robocall.db import BULK_CHUNK, bulk_insert
 
-INSERT_ROWS = 5000  # targets written at a time
+TARGETS = cast(Table, Target.__table__)
 ACTIVE_TARGET = (TargetStatus.pending, TargetStatus.calling)
 ACTIVE_SMS = (SmsState.queued, SmsState.sending)
 
@@ -94,11 +95,10 @@ def open_due_round(
                 "updated_at": now,
             }
         )
-        if len(rows) == INSERT_ROWS:
-            db_session.execute(insert(Target), rows)
+        if len(rows) == BULK_CHUNK:  # written a chunk at a time: memory stays flat
+            bulk_insert(db_session=db_session, table=TARGETS, rows=rows)
             rows = []
-    if rows:
-        db_session.execute(insert(Target), rows)
+    bulk_insert(db_session=db_session, table=TARGETS, rows=rows)
     return round_
 
 
