@@ -148,37 +148,29 @@ def _applies(db_session: Session, opt_out: OptOut, unit_id: int | None) -> bool:
     )
 
 
-def is_opted_out(*, db_session: Session, phone: str, unit_ids: Collection[int | None] = ()) -> bool:
-    """Whether `phone` must not be called or messaged for contacts of `unit_ids`: an opt-out
-    that applies everywhere, or one covering every one of those units."""
-    opt_outs = list(db_session.scalars(select(OptOut).where(OptOut.phone == phone)))
-    if any(o.unit_id is None for o in opt_outs):
-        return True
-    wanted = set(unit_ids)
-    return (
-        bool(opt_outs)
-        and bool(wanted)
-        and all(any(_applies(db_session, o, unit_id) for o in opt_outs) for unit_id in wanted)
-    )
-
-
 @dataclass
 class OptOutCheck:
-    """Every opt-out, read once, to judge many numbers (opening a campaign round) with the
-    rule of `is_opted_out`."""
+    """Opt-outs read once, to judge one number or many (opening a campaign round): one that
+    applies everywhere (a resident's own, or the centre's) covers every contact; a unit's
+    covers the contacts of that unit and the units below it."""
 
     units_by_phone: dict[str, list[int | None]]
     _above: dict[int, set[int]] = field(default_factory=dict)
 
     @classmethod
-    def load(cls, db_session: Session) -> OptOutCheck:
+    def load(cls, db_session: Session, phone: str | None = None) -> OptOutCheck:
+        """Every opt-out, or those of one `phone`."""
+        query = select(OptOut.phone, OptOut.unit_id)
+        if phone is not None:
+            query = query.where(OptOut.phone == phone)
         units: dict[str, list[int | None]] = {}
-        for phone, unit_id in db_session.execute(select(OptOut.phone, OptOut.unit_id)):
+        for phone, unit_id in db_session.execute(query):
             units.setdefault(phone, []).append(unit_id)
         return cls(units)
 
     def covers(self, db_session: Session, phone: str, unit_ids: Collection[int | None]) -> bool:
-        """Whether `phone` must not be reached for contacts of `unit_ids`."""
+        """Whether `phone` must not be reached for contacts of `unit_ids`: an opt-out that
+        applies everywhere, or units' opt-outs covering every one of those units."""
         opted = self.units_by_phone.get(phone)
         if not opted:
             return False
@@ -194,6 +186,11 @@ class OptOutCheck:
         if unit_id not in self._above:
             self._above[unit_id] = ancestor_ids(db_session=db_session, unit_id=unit_id)
         return self._above[unit_id]
+
+
+def is_opted_out(*, db_session: Session, phone: str, unit_ids: Collection[int | None] = ()) -> bool:
+    """Whether `phone` must not be called or messaged for contacts of `unit_ids`."""
+    return OptOutCheck.load(db_session, phone).covers(db_session, phone, unit_ids)
 
 
 def opted_out_for_contacts(
